@@ -1,0 +1,127 @@
+// The one shared vocabulary of the product: the workflow, the worker, the starter, the
+// trigger, the operator CLI and the tests all import their names and types from here.
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const WORKFLOW_TYPE = 'registerNumber';
+export const ONBOARDING_TASK_QUEUE = 'whatsapp-onboarding';
+export const GRAPH_TASK_QUEUE = 'whatsapp-graph';
+
+export function workflowIdFor(phoneNumberId: string): string {
+  return `register-number-${phoneNumberId}`;
+}
+
+/** Meta's phone-number ids are numeric strings (15-17 digits today); accept 1-32 digits. */
+export const PHONE_NUMBER_ID_PATTERN = /^[0-9]{1,32}$/;
+
+export type OnboardingStage =
+  | 'GeneratingPin'
+  | 'StoringPin'
+  | 'SettingPin'
+  | 'AwaitingManualReset'
+  | 'Completed'
+  | 'CompletedManually'
+  | 'Abandoned';
+
+export const onboardingStatusKey = defineSearchAttributeKey('OnboardingStatus', 'KEYWORD');
+
+/** A retry schedule as configuration can express it (durations in Temporal's string form). */
+export interface RetrySchedule {
+  initialInterval?: string;
+  backoffCoefficient?: number;
+  maximumInterval?: string;
+  maximumAttempts?: number;
+  /** Total time the step may keep retrying (the activity's scheduleToCloseTimeout). */
+  giveUpAfter?: string;
+}
+
+export interface RetrySchedules {
+  generatePin?: RetrySchedule;
+  vault?: RetrySchedule;
+  graph?: RetrySchedule;
+}
+
+export interface RegisterNumberInput {
+  phoneNumberId: string;
+  wabaId?: string;
+  displayPhoneNumber?: string;
+  tenant?: string;
+  /** Overrides of the default retry schedules, filled from the starter's configuration. */
+  retrySchedules?: RetrySchedules;
+  /** How long to wait for an operator before giving up, e.g. "14d". */
+  manualResetDeadline?: string;
+}
+
+export type OnboardingOutcome = 'Completed' | 'CompletedManually' | 'Abandoned';
+
+export interface VaultLocation {
+  /** Logical KV path, e.g. "secret/whatsapp/two-step-pins/1234" (data lives under secret/data/...). */
+  path: string;
+  version: number;
+}
+
+export interface StepFailure {
+  step: 'generatePin' | 'storePinInVault' | 'setTwoStepPin' | 'markPinActive';
+  /** Stable failure type, e.g. GraphAuthError, GraphThrottled, VaultSealed. */
+  type: string;
+  message: string;
+  graphCode?: number;
+  graphSubcode?: number;
+  fbtraceId?: string;
+  httpStatus?: number;
+  attempts?: number;
+  at: string;
+}
+
+export interface OperatorAction {
+  kind: 'manualReset' | 'retry';
+  operator?: string;
+  note?: string;
+  at: string;
+}
+
+export interface RegisterNumberStatus {
+  stage: OnboardingStage;
+  phoneNumberId: string;
+  tenant?: string;
+  /** Attempts of the current (or last) step. */
+  attempts: number;
+  lastError?: StepFailure;
+  vault?: VaultLocation;
+  /** The WhatsApp Manager procedure, present while a human is needed. */
+  procedure?: string;
+  /** When waiting for an operator: when the workflow gives up. */
+  deadline?: string;
+  history: OperatorAction[];
+}
+
+export interface RegisterNumberResult {
+  outcome: OnboardingOutcome;
+  phoneNumberId: string;
+  vault?: VaultLocation;
+  completedAt: string;
+  operator?: string;
+  reason?: string;
+}
+
+export interface ManualResetInput {
+  operator: string;
+  note?: string;
+}
+
+export interface RetryInput {
+  operator?: string;
+  note?: string;
+}
+
+export const manualResetSignal = defineSignal<[ManualResetInput]>('manualReset');
+export const retrySignal = defineSignal<[RetryInput]>('retry');
+export const statusQuery = defineQuery<RegisterNumberStatus>('status');
+
+/** A sealed PIN: AES-256-GCM under a worker-only key; safe to carry through Temporal history. */
+export interface SealedPin {
+  /** Identifies the sealing key, so keys can rotate. */
+  kid: string;
+  /** base64url of iv(12) | ciphertext | tag(16). */
+  sealed: string;
+}
