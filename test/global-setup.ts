@@ -14,6 +14,7 @@ import {
   type ManagedProcess,
 } from '../src/local-stack/processes';
 import { serverBinary } from '../src/local-stack/server-binaries';
+import { TEST_NAMESPACES } from './support/namespaces';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -39,6 +40,7 @@ export default async function setup(project: TestProject) {
         const server = await startTemporalDevServer({
           port: await freePort(),
           uiPort: await freePort(),
+          extraNamespaces: [...TEST_NAMESPACES],
           logFile: join(logDir, 'temporal.log'),
         });
         started.push(server);

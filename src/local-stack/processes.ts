@@ -125,6 +125,8 @@ export interface TemporalDevServerOptions {
   uiCodecEndpoint?: string;
   logFile?: string;
   namespace?: string;
+  /** Further namespaces to create at launch, each with the OnboardingStatus attribute. */
+  extraNamespaces?: string[];
   /** Extra dynamic config (KEY -> JSON value). */
   dynamicConfig?: Record<string, unknown>;
 }
@@ -147,8 +149,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     '127.0.0.1',
     '--port',
     String(opts.port),
-    '--namespace',
-    namespace,
+    ...[namespace, ...(opts.extraNamespaces ?? [])].flatMap((ns) => ['--namespace', ns]),
     '--search-attribute',
     `${ONBOARDING_STATUS_ATTRIBUTE}=Keyword`,
     '--log-level',
