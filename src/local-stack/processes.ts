@@ -98,7 +98,11 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   };
 }
 
-async function waitUntil(
+/**
+ * Polls `check` until it answers true; fails early when the process exits, and stops it when
+ * it is still not ready at the deadline.
+ */
+export async function waitUntil(
   what: string,
   proc: ManagedProcess,
   check: () => Promise<boolean>,

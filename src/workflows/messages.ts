@@ -1,7 +1,7 @@
 // The one shared vocabulary of the product: the workflow, the worker, the starter, the
 // trigger, the operator CLI and the tests all import their names and types from here.
-import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, type Duration } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const WORKFLOW_TYPE = 'registerNumber';
 export const ONBOARDING_TASK_QUEUE = 'whatsapp-onboarding';
@@ -27,12 +27,12 @@ export const onboardingStatusKey = defineSearchAttributeKey('OnboardingStatus', 
 
 /** A retry schedule as configuration can express it (durations in Temporal's string form). */
 export interface RetrySchedule {
-  initialInterval?: string;
+  initialInterval?: Duration;
   backoffCoefficient?: number;
-  maximumInterval?: string;
+  maximumInterval?: Duration;
   maximumAttempts?: number;
   /** Total time the step may keep retrying (the activity's scheduleToCloseTimeout). */
-  giveUpAfter?: string;
+  giveUpAfter?: Duration;
 }
 
 export interface RetrySchedules {
@@ -49,7 +49,7 @@ export interface RegisterNumberInput {
   /** Overrides of the default retry schedules, filled from the starter's configuration. */
   retrySchedules?: RetrySchedules;
   /** How long to wait for an operator before giving up, e.g. "14d". */
-  manualResetDeadline?: string;
+  manualResetDeadline?: Duration;
 }
 
 export type OnboardingOutcome = 'Completed' | 'CompletedManually' | 'Abandoned';
@@ -93,6 +93,8 @@ export interface RegisterNumberStatus {
   /** When waiting for an operator: when the workflow gives up. */
   deadline?: string;
   history: OperatorAction[];
+  /** The last operator payload that was refused, and why. */
+  lastRefusal?: { at: string; signal: string; reason: string };
 }
 
 export interface RegisterNumberResult {
@@ -124,4 +126,32 @@ export interface SealedPin {
   kid: string;
   /** base64url of iv(12) | ciphertext | tag(16). */
   sealed: string;
+}
+
+/** Updates beside the signals: the UI and the ops CLI get a validation error back at once. */
+export const manualResetUpdate = defineUpdate<RegisterNumberStatus, [ManualResetInput]>('manualResetRequest');
+export const retryUpdate = defineUpdate<RegisterNumberStatus, [RetryInput]>('retryRequest');
+
+/** Why an operator's payload was refused; undefined when it is acceptable. */
+export function manualResetProblem(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return 'expected a JSON object like {"operator":"jane.doe","note":"PIN changed in WhatsApp Manager"}';
+  }
+  const { operator, note } = input as Record<string, unknown>;
+  if (typeof operator !== 'string' || operator.trim() === '') {
+    return '"operator" is required: the name of the person who changed the PIN in WhatsApp Manager';
+  }
+  if (note !== undefined && typeof note !== 'string') return '"note" must be a string when given';
+  return undefined;
+}
+
+export function retryProblem(input: unknown): string | undefined {
+  if (input === undefined || input === null) return undefined;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    return 'expected a JSON object like {"operator":"jane.doe","note":"token rotated"} (or nothing)';
+  }
+  const { operator, note } = input as Record<string, unknown>;
+  if (operator !== undefined && typeof operator !== 'string') return '"operator" must be a string when given';
+  if (note !== undefined && typeof note !== 'string') return '"note" must be a string when given';
+  return undefined;
 }

@@ -1,0 +1,364 @@
+// The codec server of the Temporal Web UI: the browser sends it encrypted payloads
+// (POST {endpoint}/decode, {endpoint}/encode with { payloads: [{ metadata, data }] } in proto JSON,
+// bytes as base64, header X-Namespace) and shows what comes back. Anyone who can call it can read
+// payloads, so every call needs the credential; the browser only ever talks to it from an allowed
+// UI origin (CORS).
+//
+// What it can NOT reveal: the PIN. Workers seal the PIN ({ kid, sealed }) with AES-GCM under a key
+// that only workers hold, before it becomes a payload. This server holds the payload codec keys and
+// never the PIN sealing key, so a decoded payload shows the sealed form, never the digits.
+//
+// How an engineer's browser gets the credential:
+// - Local stack: the UI of the dev server has no login, so it has no access token to pass, and it
+//   only passes one to https endpoints anyway. Instead, `npm run codec-server -- --local` prints a
+//   sign-in URL ({url}/login?token=...). Opening it once stores the token in an HttpOnly,
+//   SameSite=Strict cookie for this host; then in the UI's "Codec Server" settings set the endpoint
+//   to {url} and turn on "Include cross-origin credentials". Open the UI and the codec server under
+//   the same host name (both 127.0.0.1, or both localhost): cookies are per host, not per port, and
+//   SameSite keeps them from crossing between the two names.
+// - Deployed: serve this behind HTTPS. Either an authenticating proxy adds
+//   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
+//   at {url}/login with the token from the secret store (same cookie as above).
+// Scripts and tests send `Authorization: Bearer <token>` directly.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Payload } from '@temporalio/common';
+import type { Keyring } from '../crypto/keyring';
+import { EncryptionCodec, PayloadDecryptionError } from './encryption-codec';
+
+export interface CodecServerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  keyring: Keyring;
+  authToken: string;
+  /** Browser origins of the Temporal UI allowed to call this server, e.g. http://127.0.0.1:8233. */
+  allowedOrigins: readonly string[];
+  /** One line per refused or failed request; never holds a token or a payload. */
+  log?: (line: string) => void;
+  maxBodyBytes?: number;
+}
+
+export interface CodecServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Payloads as the UI sends them: protobuf JSON, bytes in base64. */
+export interface JsonPayload {
+  metadata?: Record<string, string> | null;
+  data?: string | null;
+}
+
+export const CREDENTIAL_COOKIE = 'temporal_codec_token';
+const CREDENTIAL_COOKIE_MAX_AGE_SECONDS = 12 * 3600;
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export async function startCodecServer(opts: CodecServerOptions): Promise<CodecServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const codec = new EncryptionCodec(opts.keyring);
+  const allowedOrigins = new Set(opts.allowedOrigins);
+  const expectedDigest = digest(opts.authToken);
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const log = opts.log ?? (() => undefined);
+
+  const tokenMatches = (candidate: string | undefined) =>
+    candidate !== undefined && timingSafeEqual(digest(candidate), expectedDigest);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log(
+        `codec server: ${req.method} ${req.url}: unexpected ${(err as Error).name}: ${(err as Error).message}`,
+      );
+      if (!res.headersSent) sendJson(res, 500, { error: 'InternalError', reason: 'the codec server failed' });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://codec.invalid');
+    const origin = req.headers.origin;
+    const originAllowed = origin !== undefined && allowedOrigins.has(origin);
+    res.setHeader('Vary', 'Origin');
+    if (originAllowed) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+    }
+    // The protocol lets codec servers be mounted anywhere: only the last path segment counts.
+    const operation = url.pathname.replace(/\/+$/, '').split('/').pop() ?? '';
+
+    if (req.method === 'OPTIONS') {
+      req.resume();
+      if (!originAllowed) {
+        return sendJson(res, 403, {
+          error: 'OriginNotAllowed',
+          reason: 'this origin may not call the codec server',
+        });
+      }
+      res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
+      res.setHeader('Access-Control-Max-Age', '600');
+      if (req.headers['access-control-request-private-network'] === 'true') {
+        res.setHeader('Access-Control-Allow-Private-Network', 'true');
+      }
+      res.writeHead(204).end();
+      return;
+    }
+
+    if (operation === 'health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+    if (operation === 'login') return handleLogin(req, res, url);
+    if (operation !== 'encode' && operation !== 'decode') {
+      req.resume();
+      return sendJson(res, 404, {
+        error: 'NotFound',
+        reason: 'the codec server serves POST /encode and /decode',
+      });
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      res.setHeader('Allow', 'POST, OPTIONS');
+      return sendJson(res, 405, { error: 'MethodNotAllowed', reason: `/${operation} takes POST` });
+    }
+
+    const namespace = headerValue(req.headers['x-namespace']) ?? '(none)';
+    const refusal = authenticate(req, originAllowed);
+    if (refusal) {
+      req.resume();
+      log(`codec server: refused /${operation} (namespace ${namespace}): ${refusal}`);
+      res.setHeader('WWW-Authenticate', 'Bearer realm="temporal-codec"');
+      return sendJson(res, 401, { error: 'Unauthorized', reason: refusal });
+    }
+
+    try {
+      // Requiring JSON also forces a CORS preflight on any cross-origin browser call.
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        req.resume();
+        throw new HttpError(415, 'UnsupportedMediaType', 'send Content-Type: application/json');
+      }
+      const payloads = parsePayloads(await readBody(req, maxBodyBytes));
+      const converted = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
+      sendJson(res, 200, { payloads: converted.map(toJsonPayload) });
+    } catch (err) {
+      if (err instanceof PayloadDecryptionError) {
+        log(`codec server: /${operation} (namespace ${namespace}) refused a payload: ${err.message}`);
+        return sendJson(res, 422, { error: 'PayloadDecryptionError', code: err.code, reason: err.message });
+      }
+      if (err instanceof HttpError) {
+        return sendJson(res, err.status, { error: err.error, reason: err.reason });
+      }
+      throw err;
+    }
+  }
+
+  function authenticate(req: IncomingMessage, originAllowed: boolean): string | undefined {
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+      if (bearer === undefined) return 'the Authorization header must be "Bearer <token>"';
+      return tokenMatches(bearer) ? undefined : 'the bearer token is not valid';
+    }
+    const cookie = cookieValue(req.headers.cookie, CREDENTIAL_COOKIE);
+    if (cookie !== undefined) {
+      // The cookie rides along with any request the browser makes: honour it only for the UI.
+      if (!originAllowed) return 'the sign-in cookie is accepted only from an allowed UI origin';
+      return tokenMatches(cookie) ? undefined : 'the sign-in cookie is not valid: sign in again at /login';
+    }
+    return 'no credential: send "Authorization: Bearer <token>" or sign in at /login';
+  }
+
+  async function handleLogin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    let submitted: string | undefined;
+    if (req.method === 'POST') {
+      const body = await readBody(req, 16 * 1024).catch(() => '');
+      submitted = new URLSearchParams(body).get('token') ?? undefined;
+    } else if (req.method === 'GET') {
+      submitted = url.searchParams.get('token') ?? undefined;
+    } else {
+      req.resume();
+      res.setHeader('Allow', 'GET, POST');
+      return sendHtml(res, 405, 'Use GET or POST.');
+    }
+    if (submitted === undefined) {
+      const signedIn = tokenMatches(cookieValue(req.headers.cookie, CREDENTIAL_COOKIE));
+      return sendHtml(res, 200, signedIn ? SIGNED_IN_TEXT : LOGIN_FORM);
+    }
+    if (!tokenMatches(submitted.trim())) {
+      log('codec server: refused a sign-in with a wrong token');
+      return sendHtml(res, 401, `That token is not valid.${LOGIN_FORM}`);
+    }
+    res.setHeader(
+      'Set-Cookie',
+      `${CREDENTIAL_COOKIE}=${encodeURIComponent(submitted.trim())}; Path=/; HttpOnly; SameSite=Strict; ` +
+        `Max-Age=${CREDENTIAL_COOKIE_MAX_AGE_SECONDS}`,
+    );
+    if (req.method === 'GET') {
+      // Drop the token from the address bar once it is stored.
+      res.setHeader('Location', url.pathname);
+      return sendHtml(res, 303, 'Signed in.');
+    }
+    return sendHtml(res, 200, SIGNED_IN_TEXT);
+  }
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  server.on('error', (err) => log(`codec server: ${err.message}`));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    async close() {
+      await new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+export function toJsonPayload(payload: Payload): JsonPayload {
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata ?? {}).map(([key, value]) => [
+        key,
+        Buffer.from(value).toString('base64'),
+      ]),
+    ),
+    data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64'),
+  };
+}
+
+export function fromJsonPayload(payload: JsonPayload): Payload {
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')]),
+    ),
+    data: Buffer.from(payload.data ?? '', 'base64'),
+  };
+}
+
+function parsePayloads(body: string): Payload[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (err) {
+    throw new HttpError(400, 'BadRequest', `the body is not JSON: ${(err as Error).message}`);
+  }
+  const payloads = isRecord(parsed) ? parsed['payloads'] : undefined;
+  if (!Array.isArray(payloads)) {
+    throw new HttpError(
+      400,
+      'BadRequest',
+      'expected a JSON object { "payloads": [ { "metadata": {...}, "data": "..." } ] }',
+    );
+  }
+  return payloads.map((item: unknown, i) => fromJsonPayload(checkJsonPayload(item, i)));
+}
+
+function checkJsonPayload(item: unknown, index: number): JsonPayload {
+  const where = `payloads[${index}]`;
+  if (!isRecord(item)) throw new HttpError(400, 'BadRequest', `${where} is not an object`);
+  const { metadata, data } = item;
+  if (data !== undefined && data !== null && (typeof data !== 'string' || !BASE64.test(data))) {
+    throw new HttpError(400, 'BadRequest', `${where}.data is not a base64 string`);
+  }
+  if (metadata !== undefined && metadata !== null) {
+    if (!isRecord(metadata)) throw new HttpError(400, 'BadRequest', `${where}.metadata is not an object`);
+    for (const [key, value] of Object.entries(metadata)) {
+      if (typeof value !== 'string' || !BASE64.test(value)) {
+        throw new HttpError(400, 'BadRequest', `${where}.metadata["${key}"] is not a base64 string`);
+      }
+    }
+  }
+  return item;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    // Oversized bodies are drained, not kept, so the 413 still reaches the caller.
+    req.once('end', () =>
+      size > limit
+        ? reject(new HttpError(413, 'PayloadTooLarge', `the body exceeds ${limit} bytes`))
+        : resolveBody(Buffer.concat(chunks).toString('utf8')),
+    );
+    req.once('error', reject);
+  });
+}
+
+function digest(value: string): Buffer {
+  // Hashing first makes the comparison constant-time whatever the lengths.
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const LOGIN_FORM =
+  '<form method="post"><label>Codec server token <input name="token" type="password" autocomplete="off" required></label> ' +
+  '<button type="submit">Sign in</button></form>';
+const SIGNED_IN_TEXT =
+  'This browser holds the codec server credential. In the Temporal UI, open the Codec Server settings, set the ' +
+  'endpoint to this server and turn on "Include cross-origin credentials".';
+
+function sendHtml(res: ServerResponse, status: number, body: string): void {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>Temporal codec server</title></head><body><p>${body}</p></body></html>`;
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(html),
+  });
+  res.end(html);
+}

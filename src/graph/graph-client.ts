@@ -1,0 +1,193 @@
+// The Graph API calls the product makes, on undici. No retries in here: Temporal owns the retry
+// schedule, and a retrying agent under an activity would multiply attempts and hide throttling.
+// Every failure leaves as a classified GraphError that never quotes the PIN or the token.
+import { request, type Dispatcher } from 'undici';
+import { PHONE_NUMBER_ID_PATTERN } from '../workflows/messages';
+import {
+  classifyGraphResponse,
+  classifyTransportError,
+  GraphError,
+  GRAPH_FAILURE_TYPES,
+} from './graph-errors';
+
+export const PIN_PATTERN = /^\d{6}$/;
+/** listPhoneNumbers follows at most this many pages (100 numbers each) before giving up. */
+export const MAX_PHONE_NUMBER_PAGES = 50;
+const PAGE_SIZE = 100;
+
+export interface GraphClientOptions {
+  baseUrl: string;
+  apiVersion: string;
+  accessToken: string;
+  /** Defaults to undici's global dispatcher; tests pass their own Agent or MockAgent. */
+  dispatcher?: Dispatcher;
+  /** Kept well below the activity's startToCloseTimeout (undici's default is 300 s). */
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  userAgent?: string;
+}
+
+export interface SetTwoStepPinInput {
+  phoneNumberId: string;
+  /** Exactly 6 digits, as a string: a number would lose leading zeros. */
+  pin: string;
+  signal?: AbortSignal;
+}
+
+export interface SetTwoStepPinResult {
+  fbtraceId?: string;
+}
+
+export interface PhoneNumberSummary {
+  id: string;
+  display_phone_number?: string;
+  verified_name?: string;
+}
+
+export interface ListPhoneNumbersInput {
+  wabaId: string;
+  signal?: AbortSignal;
+}
+
+export interface GraphClient {
+  setTwoStepPin(input: SetTwoStepPinInput): Promise<SetTwoStepPinResult>;
+  listPhoneNumbers(input: ListPhoneNumbersInput): Promise<PhoneNumberSummary[]>;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  bodyText: string;
+}
+
+function invalidInput(message: string): GraphError {
+  return new GraphError({ type: GRAPH_FAILURE_TYPES.GraphInvalidParameter, retryable: false, message });
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createGraphClient(options: GraphClientOptions): GraphClient {
+  const origin = options.baseUrl.replace(/\/+$/, '');
+  const { accessToken, apiVersion } = options;
+
+  async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | undefined,
+    secrets: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<RawResponse> {
+    try {
+      const res = await request(`${origin}${path}`, {
+        method,
+        dispatcher: options.dispatcher,
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          accept: 'application/json',
+          'user-agent': options.userAgent ?? 'whatsapp-pin-onboarding',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body,
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: options.bodyTimeoutMs,
+        signal,
+      });
+      // Always read the body to the end, success or not, so the connection goes back to the pool.
+      const bodyText = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, bodyText };
+    } catch (err) {
+      throw classifyTransportError(err, secrets);
+    }
+  }
+
+  return {
+    async setTwoStepPin({ phoneNumberId, pin, signal }) {
+      if (!PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
+        throw invalidInput(`phone number id must be 1-32 digits (got ${JSON.stringify(phoneNumberId)})`);
+      }
+      if (typeof pin !== 'string' || !PIN_PATTERN.test(pin)) {
+        throw invalidInput('the two-step PIN must be a string of exactly 6 digits (value not shown)');
+      }
+      const secrets = [pin, accessToken];
+      const res = await call(
+        'POST',
+        `/${apiVersion}/${phoneNumberId}`,
+        JSON.stringify({ pin }),
+        secrets,
+        signal,
+      );
+      const parsed = parseJson(res.bodyText) as { success?: unknown } | undefined;
+      if (res.status >= 200 && res.status < 300 && parsed?.success === true) {
+        return { fbtraceId: firstHeader(res.headers['x-fb-trace-id']) };
+      }
+      throw classifyGraphResponse({ ...res, redact: secrets });
+    },
+
+    async listPhoneNumbers({ wabaId, signal }) {
+      if (!/^\d{1,32}$/.test(wabaId)) {
+        throw invalidInput(`WABA id must be 1-32 digits (got ${JSON.stringify(wabaId)})`);
+      }
+      const secrets = [accessToken];
+      const numbers: PhoneNumberSummary[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < MAX_PHONE_NUMBER_PAGES; page++) {
+        const query = new URLSearchParams({
+          fields: 'id,display_phone_number,verified_name',
+          limit: String(PAGE_SIZE),
+        });
+        if (after) query.set('after', after);
+        // Cursors, not paging.next: Meta's next URL carries the access token in its query string.
+        const res = await call(
+          'GET',
+          `/${apiVersion}/${wabaId}/phone_numbers?${query.toString()}`,
+          undefined,
+          secrets,
+          signal,
+        );
+        const parsed = parseJson(res.bodyText) as
+          { data?: unknown; paging?: { next?: unknown; cursors?: { after?: unknown } } } | undefined;
+        if (res.status < 200 || res.status >= 300 || !Array.isArray(parsed?.data)) {
+          throw classifyGraphResponse({ ...res, redact: secrets, expected: '{"data":[...]}' });
+        }
+        for (const item of parsed.data as unknown[]) {
+          const entry = item as Record<string, unknown> | null;
+          if (typeof entry?.id !== 'string') continue;
+          numbers.push({
+            id: entry.id,
+            display_phone_number:
+              typeof entry.display_phone_number === 'string' ? entry.display_phone_number : undefined,
+            verified_name: typeof entry.verified_name === 'string' ? entry.verified_name : undefined,
+          });
+        }
+        const next = parsed.paging?.next;
+        if (typeof next !== 'string' || next === '') return numbers;
+        after = cursorAfter(parsed.paging?.cursors?.after, next);
+        if (!after) return numbers;
+      }
+      throw new GraphError({
+        type: GRAPH_FAILURE_TYPES.GraphUnexpectedResponse,
+        retryable: false,
+        message: `WABA ${wabaId} lists more than ${MAX_PHONE_NUMBER_PAGES * PAGE_SIZE} phone numbers; stopped following pages`,
+      });
+    },
+  };
+}
+
+function cursorAfter(cursor: unknown, next: string): string | undefined {
+  if (typeof cursor === 'string' && cursor !== '') return cursor;
+  try {
+    return new URL(next).searchParams.get('after') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,200 @@
+// The one way a number's onboarding is started: the batch starter, the onboarding trigger, the
+// demo and the operator CLI all call startOnboarding, so "one live workflow per number, and a
+// number already handled is reported, never started twice" holds whoever starts it.
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import {
+  ONBOARDING_TASK_QUEUE,
+  PHONE_NUMBER_ID_PATTERN,
+  WORKFLOW_TYPE,
+  onboardingStatusKey,
+  workflowIdFor,
+  type RegisterNumberInput,
+  type RegisterNumberResult,
+} from '../workflows/messages';
+
+/** Meta's business-object ids (WABA, business portfolio) are numeric strings like phone-number ids. */
+export const WABA_ID_PATTERN = /^[0-9]{1,32}$/;
+/** What Meta shows as display_phone_number: "+1 555-010-0000", "15550100000". */
+const DISPLAY_PHONE_NUMBER_PATTERN = /^\+?[0-9][0-9 ().-]{0,31}$/;
+const TENANT_MAX_LENGTH = 100;
+// The tenant ends up in the UI summary and in logs: no control characters, no Markdown line breaks.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+export type StartOutcome = 'started' | 'already-running' | 'already-completed' | 'restarted';
+
+export interface StartOnboardingOptions {
+  /**
+   * Start a new run even when the number already has a closed one (any close status). A running
+   * workflow is never replaced: it is reported as 'already-running'.
+   */
+  reonboard?: boolean;
+  /** Defaults to the contract queue, whatsapp-onboarding. */
+  taskQueue?: string;
+  /** Gives up on the Temporal calls after this point in time (ms since epoch or a Date). */
+  deadline?: number | Date;
+}
+
+export interface StartOnboardingResult {
+  outcome: StartOutcome;
+  workflowId: string;
+  /** The run started, or the existing run that was reported. */
+  runId?: string;
+  /** For an existing run: Temporal's execution status (RUNNING, COMPLETED, FAILED, TERMINATED...). */
+  executionStatus?: string;
+  /** For an existing run: its OnboardingStatus search attribute (e.g. AwaitingManualReset). */
+  onboardingStatus?: string;
+}
+
+export class OnboardingInputError extends Error {
+  override readonly name = 'OnboardingInputError';
+  readonly code = 'ONBOARDING_INPUT_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid onboarding input: ${problems.join('; ')}`);
+  }
+}
+
+/** Every problem with an input, in words an operator can act on; empty when the input is fine. */
+export function onboardingInputProblems(input: RegisterNumberInput): string[] {
+  const problems: string[] = [];
+  const { phoneNumberId, wabaId, displayPhoneNumber, tenant } = input as Partial<
+    Record<keyof RegisterNumberInput, unknown>
+  >;
+  if (phoneNumberId === undefined || phoneNumberId === '') {
+    problems.push('phoneNumberId is missing');
+  } else if (typeof phoneNumberId !== 'string' || !PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
+    problems.push(`phoneNumberId ${JSON.stringify(phoneNumberId)} is not a phone-number id (1-32 digits)`);
+  }
+  if (wabaId !== undefined && (typeof wabaId !== 'string' || !WABA_ID_PATTERN.test(wabaId))) {
+    problems.push(`wabaId ${JSON.stringify(wabaId)} is not a WABA id (1-32 digits)`);
+  }
+  if (
+    displayPhoneNumber !== undefined &&
+    (typeof displayPhoneNumber !== 'string' || !DISPLAY_PHONE_NUMBER_PATTERN.test(displayPhoneNumber))
+  ) {
+    problems.push(
+      `displayPhoneNumber ${JSON.stringify(displayPhoneNumber)} is not a phone number (digits, spaces, + ( ) - .)`,
+    );
+  }
+  if (tenant !== undefined) {
+    if (typeof tenant !== 'string' || tenant.trim() === '') {
+      problems.push('tenant must be a non-empty string');
+    } else if (tenant.length > TENANT_MAX_LENGTH || CONTROL_CHARACTERS.test(tenant)) {
+      problems.push(`tenant must be at most ${TENANT_MAX_LENGTH} printable characters`);
+    }
+  }
+  return problems;
+}
+
+/** The single line the Temporal UI shows in the workflow list: "+1 555… · tenant acme · WABA 123". */
+export function onboardingSummary(input: RegisterNumberInput): string {
+  const parts = [input.displayPhoneNumber ?? `number ${input.phoneNumberId}`];
+  if (input.tenant) parts.push(`tenant ${input.tenant}`);
+  if (input.wabaId) parts.push(`WABA ${input.wabaId}`);
+  return parts.join(' · ');
+}
+
+function onboardingDetails(input: RegisterNumberInput): string {
+  return [
+    `**Two-step verification PIN onboarding** for phone-number id \`${input.phoneNumberId}\`.`,
+    '',
+    `- display number: ${input.displayPhoneNumber ?? 'unknown'}`,
+    `- WABA: ${input.wabaId ?? 'unknown'}`,
+    `- tenant: ${input.tenant ?? 'none'}`,
+    `- manual-reset deadline: ${input.manualResetDeadline ?? 'workflow default'}`,
+    '',
+    'Generates a PIN, stores it in the vault, then sets it on Meta. The live stage is the ' +
+      '`OnboardingStatus` search attribute and the `status` query.',
+  ].join('\n');
+}
+
+type RegisterNumberWorkflow = (input: RegisterNumberInput) => Promise<RegisterNumberResult>;
+
+/**
+ * Starts registerNumber for one number, or reports the run the number already has.
+ *
+ * Without `reonboard`, the id reuse policy REJECT_DUPLICATE means any earlier run — completed,
+ * failed, terminated or timed out — is reported as 'already-completed' with its executionStatus,
+ * never replaced. That is deliberate: a run that ended in any way may have stored or even set a
+ * PIN, so starting over (and overwriting that PIN on Meta) is an operator's decision, taken with
+ * `reonboard: true` (ALLOW_DUPLICATE), which then reports 'restarted'. The conflict policy FAIL
+ * means a running workflow is never replaced, with or without `reonboard`.
+ */
+export async function startOnboarding(
+  client: Client,
+  input: RegisterNumberInput,
+  opts: StartOnboardingOptions = {},
+): Promise<StartOnboardingResult> {
+  const problems = onboardingInputProblems(input);
+  if (problems.length > 0) throw new OnboardingInputError(problems);
+  const run = () => startOrReport(client, input, opts);
+  return opts.deadline === undefined ? run() : client.withDeadline(opts.deadline, run);
+}
+
+async function startOrReport(
+  client: Client,
+  input: RegisterNumberInput,
+  opts: StartOnboardingOptions,
+): Promise<StartOnboardingResult> {
+  const workflowId = workflowIdFor(input.phoneNumberId);
+  // With reonboard, learn beforehand whether this replaces a closed run, only to report
+  // 'restarted' rather than 'started'; the start itself stays guarded by the FAIL policy.
+  let hadEarlierRun = false;
+  if (opts.reonboard) {
+    const existing = await describeLatest(client, workflowId);
+    if (existing?.executionStatus === 'RUNNING') return { outcome: 'already-running', ...existing };
+    hadEarlierRun = existing !== undefined;
+  }
+  // A closed run can vanish (retention) between the failed start and the describe: try once more.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const handle = await client.workflow.start<RegisterNumberWorkflow>(WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: opts.taskQueue ?? ONBOARDING_TASK_QUEUE,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        workflowIdReusePolicy: opts.reonboard
+          ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+          : WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [{ key: onboardingStatusKey, value: 'GeneratingPin' }],
+        staticSummary: onboardingSummary(input),
+        staticDetails: onboardingDetails(input),
+      });
+      return {
+        outcome: hadEarlierRun ? 'restarted' : 'started',
+        workflowId,
+        runId: handle.firstExecutionRunId,
+      };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const existing = await describeLatest(client, workflowId);
+      if (existing === undefined) {
+        if (attempt < 2) continue;
+        throw err;
+      }
+      return {
+        outcome: existing.executionStatus === 'RUNNING' ? 'already-running' : 'already-completed',
+        ...existing,
+      };
+    }
+  }
+}
+
+async function describeLatest(
+  client: Client,
+  workflowId: string,
+): Promise<Omit<StartOnboardingResult, 'outcome'> | undefined> {
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    return {
+      workflowId,
+      runId: description.runId,
+      executionStatus: description.status.name,
+      onboardingStatus: description.typedSearchAttributes.get(onboardingStatusKey),
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,141 @@
+// Administrator's command: give the worker its least-privilege AppRole on a vault, then hand
+// over the credentials. The role id is printed (useless without a secret id); the secret id
+// goes to a file only its owner can read, or to the terminal only when explicitly asked.
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, EnvReader, type Env } from '../config/env-reader';
+import { DEFAULT_WORKER_ROLE_NAME, applyWorkerAccess } from './apply-worker-access';
+import { VAULT_PATH_PATTERN } from './vault-config';
+import { VaultError } from './vault-errors';
+
+const USAGE = `Usage: tsx src/vault/setup-cli.ts [options]
+
+Creates (or updates) the worker's least-privilege vault access: the ACL policy from
+src/vault/worker-policy.hcl for the PIN prefix, the AppRole auth method if missing, and a
+role whose tokens carry only that policy; then issues a fresh secret id.
+
+Environment:
+  VAULT_ADDR        the vault (required)
+  VAULT_TOKEN       an administrator's token (required; used for this command only)
+  VAULT_NAMESPACE   optional namespace
+  VAULT_KV_MOUNT    KV v2 mount of the PINs (default: secret)
+  VAULT_PIN_PREFIX  prefix of the PINs (default: whatsapp/two-step-pins)
+
+Options:
+  --role-name NAME        role and policy name (default: ${DEFAULT_WORKER_ROLE_NAME})
+  --approle-mount PATH    where AppRole is (or gets) enabled (default: approle)
+  --secret-id-file FILE   write the new secret id to FILE with mode 600
+  --print-secret-id       print the new secret id on stdout instead
+  -h, --help              this text
+
+One of --secret-id-file or --print-secret-id is required. Give the worker
+VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE pointing at the file).`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Runs the command; returns the process exit code (0 ok, 1 vault failure, 2 usage/config). */
+export async function runSetupCli(argv: string[], env: Env, io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'role-name': { type: 'string' },
+        'approle-mount': { type: 'string' },
+        'secret-id-file': { type: 'string' },
+        'print-secret-id': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const secretIdFile = values['secret-id-file'];
+  const printSecretId = values['print-secret-id'] === true;
+  if (!secretIdFile && !printSecretId) {
+    io.err('say where the secret id goes: --secret-id-file FILE (mode 600) or --print-secret-id');
+    return 2;
+  }
+  try {
+    const read = new EnvReader(env);
+    const address = read.url('VAULT_ADDR');
+    const rootToken = read.required('VAULT_TOKEN', 'give an administrator token for this setup');
+    const expected = 'slash-separated segments of letters, digits, "_", "-", "."';
+    const namespace = read.matching('VAULT_NAMESPACE', VAULT_PATH_PATTERN, expected);
+    const mount = read.matching('VAULT_KV_MOUNT', VAULT_PATH_PATTERN, expected, 'secret') as string;
+    const prefix = read.matching(
+      'VAULT_PIN_PREFIX',
+      VAULT_PATH_PATTERN,
+      expected,
+      'whatsapp/two-step-pins',
+    ) as string;
+    const access = await applyWorkerAccess({
+      address,
+      rootToken,
+      mount,
+      prefix,
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(values['role-name'] !== undefined ? { roleName: values['role-name'] } : {}),
+      ...(values['approle-mount'] !== undefined ? { approleMount: values['approle-mount'] } : {}),
+    });
+    io.out(`policy "${access.policyName}": ${mount}/data/${prefix}/* and ${mount}/metadata/${prefix}/* only`);
+    io.out(`AppRole role "${access.roleName}" at auth/${access.approleMount}`);
+    io.out(`VAULT_ROLE_ID=${access.roleId}`);
+    io.out(`VAULT_APPROLE_MOUNT=${access.approleMount}`);
+    if (secretIdFile) {
+      writePrivateFile(secretIdFile, `${access.secretId}\n`);
+      io.out(
+        `secret id written to ${secretIdFile} (mode 600): give the worker VAULT_SECRET_ID_FILE=${secretIdFile}`,
+      );
+      io.out('or its content as VAULT_SECRET_ID; never commit it');
+    }
+    if (printSecretId) io.out(`VAULT_SECRET_ID=${access.secretId}`);
+    io.out(`secret id accessor (for revocation): ${access.secretIdAccessor}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return 2;
+    }
+    if (err instanceof VaultError) {
+      io.err(`${err.type}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** Owner read/write only, also when the file already existed with wider permissions. */
+function writePrivateFile(path: string, content: string): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+if (require.main === module) {
+  runSetupCli(process.argv.slice(2), process.env, {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

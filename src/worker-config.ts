@@ -1,0 +1,48 @@
+// Everything the worker needs, read and checked once at start-up: a missing or malformed
+// variable stops the process with one line naming it, never later inside an activity.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Env } from './config/env-reader';
+import type { Keyring } from './crypto/keyring';
+import { loadCodecKeyring } from './codec/codec-config';
+import { loadGraphConfig, type GraphConfig } from './graph/graph-config';
+import { dataDir } from './local-stack/server-binaries';
+import { loadPinSealingKeyring } from './pin/sealing-config';
+import { loadTemporalSettings, type TemporalSettings } from './temporal/temporal-connection';
+import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from './vault/vault-config';
+
+/** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
+export const LOCAL_WORKER_APPROLE_FILE = join(dataDir, 'worker-approle.json');
+
+export interface WorkerConfig {
+  local: boolean;
+  temporal: TemporalSettings;
+  graph: GraphConfig;
+  vault: VaultConfig;
+  sealingKeyring: Keyring;
+  codecKeyring: Keyring;
+}
+
+interface LocalAppRole {
+  roleId: string;
+  secretId: string;
+}
+
+/** In the local stack the worker logs in with the AppRole the stack created, not the root token. */
+function withLocalVaultCredentials(env: Env): Env {
+  if (env.VAULT_TOKEN || env.VAULT_ROLE_ID || !existsSync(LOCAL_WORKER_APPROLE_FILE)) return env;
+  const creds = JSON.parse(readFileSync(LOCAL_WORKER_APPROLE_FILE, 'utf8')) as LocalAppRole;
+  return { ...env, VAULT_ROLE_ID: creds.roleId, VAULT_SECRET_ID: creds.secretId };
+}
+
+export function loadWorkerConfig(env: Env, opts: { local: boolean }): WorkerConfig {
+  const effectiveEnv = opts.local ? withLocalVaultCredentials(env) : env;
+  return {
+    local: opts.local,
+    temporal: loadTemporalSettings(effectiveEnv),
+    graph: loadGraphConfig(effectiveEnv),
+    vault: loadVaultConfig(effectiveEnv, opts.local ? { address: LOCAL_STACK_VAULT_ADDRESS } : {}),
+    sealingKeyring: loadPinSealingKeyring(effectiveEnv, opts),
+    codecKeyring: loadCodecKeyring(effectiveEnv, opts),
+  };
+}

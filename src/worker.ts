@@ -1,0 +1,106 @@
+// The worker process: both task queues in one process; scale out by running more of them.
+import { parseArgs } from 'node:util';
+import { createDataConverter } from './codec/data-converter';
+import { ConfigError } from './config/env-reader';
+import { createGraphClient } from './graph/graph-client';
+import { createOnboardingWorkers } from './onboarding-worker';
+import { connectWorkerConnection, TemporalUnreachableError } from './temporal/temporal-connection';
+import { createPinStore } from './vault/pin-store';
+import { createVaultClient } from './vault/vault-client';
+import { loadWorkerConfig, type WorkerConfig } from './worker-config';
+import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from './workflows/messages';
+
+const HELP = `Usage: npm run worker -- [--local]
+
+Runs the onboarding worker: the registerNumber workflow and vault work on the
+"${ONBOARDING_TASK_QUEUE}" task queue, Graph calls on "${GRAPH_TASK_QUEUE}" (rate-capped globally by
+GRAPH_MAX_REQUESTS_PER_SECOND). Stops gracefully on SIGINT/SIGTERM.
+
+Options:
+  --local   use the embedded local stack's defaults (npm run stack): Temporal 127.0.0.1:7233,
+            OpenBao 127.0.0.1:8200 with the stack's AppRole, keys from the git-ignored .data/
+            folder, and the Graph sandbox when GRAPH_BASE_URL points at it
+  --help    this text
+
+Environment (see README "Configuration"): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS_*; GRAPH_BASE_URL, GRAPH_API_VERSION, GRAPH_ACCESS_TOKEN, GRAPH_MAX_REQUESTS_PER_SECOND;
+VAULT_ADDR, VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID, VAULT_NAMESPACE, VAULT_KV_MOUNT,
+VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS.
+
+Exit codes: 0 stopped cleanly, 2 configuration or connection error, 1 anything else.`;
+
+export async function runWorker(config: WorkerConfig): Promise<void> {
+  const connection = await connectWorkerConnection(config.temporal);
+  const vault = createVaultClient({
+    address: config.vault.address,
+    namespace: config.vault.namespace,
+    auth: config.vault.auth,
+    timeoutMs: config.vault.requestTimeoutMs,
+  });
+  const graph = createGraphClient({
+    baseUrl: config.graph.baseUrl,
+    apiVersion: config.graph.apiVersion,
+    accessToken: config.graph.accessToken,
+    headersTimeoutMs: config.graph.headersTimeoutMs,
+    bodyTimeoutMs: config.graph.bodyTimeoutMs,
+  });
+  const workers = await createOnboardingWorkers({
+    connection,
+    namespace: config.temporal.namespace,
+    deps: {
+      sealingKeyring: config.sealingKeyring,
+      vault: createPinStore({ vault, mount: config.vault.kvMount, prefix: config.vault.pinPrefix }),
+      graph,
+    },
+    graphMaxRequestsPerSecond: config.graph.maxRequestsPerSecond,
+    dataConverter: createDataConverter(config.codecKeyring),
+  });
+  console.error(
+    `worker: ready on ${config.temporal.address} namespace "${config.temporal.namespace}"; ` +
+      `Graph ${config.graph.baseUrl}/${config.graph.apiVersion}${config.graph.isSandbox ? ' (sandbox)' : ''} ` +
+      `capped at ${config.graph.maxRequestsPerSecond}/s; vault ${config.vault.address}`,
+  );
+  try {
+    await workers.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({ options: { local: { type: 'boolean' }, help: { type: 'boolean' } } }).values;
+  } catch (err) {
+    console.error(`worker: ${(err as Error).message} (see --help)`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    const config = loadWorkerConfig(process.env, {
+      local: Boolean(args.local) || process.env.ONBOARDING_LOCAL_STACK === '1',
+    });
+    await runWorker(config);
+    console.error('worker: stopped');
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof TemporalUnreachableError) {
+      console.error(`worker: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,1 @@
+export { registerNumber } from './register-number';

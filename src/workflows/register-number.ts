@@ -1,0 +1,242 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  setCurrentDetails,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { msToNumber, type Duration } from '@temporalio/common/lib/time';
+import type { OnboardingActivities } from '../activities';
+import { activityProfiles } from './retry-profiles';
+import {
+  manualResetProblem,
+  manualResetSignal,
+  manualResetUpdate,
+  onboardingStatusKey,
+  retryProblem,
+  retrySignal,
+  retryUpdate,
+  statusQuery,
+  type ManualResetInput,
+  type OnboardingOutcome,
+  type OnboardingStage,
+  type RegisterNumberInput,
+  type RegisterNumberResult,
+  type RegisterNumberStatus,
+  type RetryInput,
+  type SealedPin,
+  type StepFailure,
+  type VaultLocation,
+} from './messages';
+import { awaitingManualResetDetails, changePinProcedure, progressDetails } from './operator-guide';
+
+export const DEFAULT_MANUAL_RESET_DEADLINE: Duration = '14 days';
+
+type OperatorRequest =
+  { kind: 'manualReset'; input: ManualResetInput } | { kind: 'retry'; input: RetryInput };
+
+/**
+ * One number, start to finish: generate a PIN, store it in the vault, then set exactly that
+ * stored PIN on Meta. The order is the point: a PIN Meta holds is always in the vault first.
+ * Any step that fails for good parks the workflow in AwaitingManualReset for a human.
+ */
+export async function registerNumber(input: RegisterNumberInput): Promise<RegisterNumberResult> {
+  const { phoneNumberId } = input;
+  const { workflowId } = workflowInfo();
+  const profiles = activityProfiles(input.retrySchedules);
+  const { generatePin } = proxyActivities<OnboardingActivities>(profiles.generatePin);
+  const { storePinInVault, markPinActive } = proxyActivities<OnboardingActivities>(profiles.vault);
+  const { setTwoStepPin } = proxyActivities<OnboardingActivities>(profiles.graph);
+
+  const status: RegisterNumberStatus = {
+    stage: 'GeneratingPin',
+    phoneNumberId,
+    tenant: input.tenant,
+    attempts: 0,
+    history: [],
+  };
+  let request: OperatorRequest | undefined;
+
+  const refuse = (signal: string, reason: string) => {
+    status.lastRefusal = { at: new Date().toISOString(), signal, reason };
+    log.warn('operator input refused', { signal, reason });
+    if (status.stage === 'AwaitingManualReset') setCurrentDetails(awaitingManualResetDetails(status));
+  };
+  const notWaiting = () =>
+    status.stage === 'AwaitingManualReset' && request === undefined
+      ? undefined
+      : `the workflow is ${status.stage}, not waiting for an operator`;
+  const accept = (next: OperatorRequest) => {
+    request = next;
+  };
+
+  setHandler(statusQuery, () => status);
+  setHandler(manualResetSignal, (payload) => {
+    const problem = manualResetProblem(payload) ?? notWaiting();
+    if (problem) refuse('manualReset', problem);
+    else accept({ kind: 'manualReset', input: payload });
+  });
+  setHandler(retrySignal, (payload) => {
+    const problem = retryProblem(payload) ?? notWaiting();
+    if (problem) refuse('retry', problem);
+    else accept({ kind: 'retry', input: payload ?? {} });
+  });
+  setHandler(
+    manualResetUpdate,
+    async (payload) => {
+      accept({ kind: 'manualReset', input: payload });
+      await condition(() => request === undefined);
+      return status;
+    },
+    {
+      validator: (payload: unknown) => {
+        const problem = manualResetProblem(payload) ?? notWaiting();
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+  setHandler(
+    retryUpdate,
+    async (payload) => {
+      accept({ kind: 'retry', input: payload ?? {} });
+      await condition(() => request === undefined);
+      return status;
+    },
+    {
+      validator: (payload: unknown) => {
+        const problem = retryProblem(payload) ?? notWaiting();
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+
+  const enter = (stage: OnboardingStage) => {
+    status.stage = stage;
+    upsertSearchAttributes([{ key: onboardingStatusKey, value: stage }]);
+    setCurrentDetails(progressDetails(status));
+  };
+  const finish = (
+    outcome: OnboardingOutcome,
+    extra: Partial<RegisterNumberResult> = {},
+  ): RegisterNumberResult => {
+    status.procedure = undefined;
+    status.deadline = undefined;
+    enter(outcome);
+    return { outcome, phoneNumberId, vault: status.vault, completedAt: new Date().toISOString(), ...extra };
+  };
+
+  let sealedPin: SealedPin | undefined;
+  // Fixed once, so a retried vault write is recognisably the same write.
+  const createdAt = new Date().toISOString();
+
+  for (;;) {
+    let step: StepFailure['step'] = 'generatePin';
+    try {
+      if (!sealedPin) {
+        enter('GeneratingPin');
+        sealedPin = await generatePin({ phoneNumberId });
+      }
+      if (!status.vault) {
+        step = 'storePinInVault';
+        enter('StoringPin');
+        status.vault = await storePinInVault({ phoneNumberId, workflowId, sealedPin, createdAt });
+      }
+      step = 'setTwoStepPin';
+      enter('SettingPin');
+      await setTwoStepPin({ phoneNumberId, version: status.vault.version });
+      status.lastError = undefined;
+      return await finish('Completed');
+    } catch (err) {
+      status.lastError = describeStepFailure(step, err);
+      status.attempts = status.lastError.attempts ?? 0;
+    }
+
+    // Park until a person acts. A failed manual reset comes back here with its own reason.
+    for (;;) {
+      const decision = await awaitOperator(input.manualResetDeadline);
+      if (decision === 'deadline') {
+        log.warn('nobody acted before the deadline: abandoning', { phoneNumberId });
+        return await finish('Abandoned', { reason: status.lastError?.message });
+      }
+      status.history.push({ kind: decision.kind, ...decision.input, at: new Date().toISOString() });
+      if (decision.kind === 'retry') {
+        request = undefined;
+        break;
+      }
+      try {
+        const vault = requireStoredPin(status.vault);
+        await markPinActive({ phoneNumberId, version: vault.version });
+        request = undefined;
+        return await finish('CompletedManually', { operator: decision.input.operator });
+      } catch (err) {
+        status.lastError = describeStepFailure('markPinActive', err);
+        request = undefined;
+      }
+    }
+  }
+
+  async function awaitOperator(deadlineSetting: Duration | undefined): Promise<OperatorRequest | 'deadline'> {
+    const timeout: Duration = deadlineSetting ?? DEFAULT_MANUAL_RESET_DEADLINE;
+    const startedWaiting = Date.now();
+    status.stage = 'AwaitingManualReset';
+    status.procedure = changePinProcedure(status.vault);
+    status.deadline = new Date(startedWaiting + msToNumber(timeout)).toISOString();
+    upsertSearchAttributes([{ key: onboardingStatusKey, value: 'AwaitingManualReset' }]);
+    setCurrentDetails(awaitingManualResetDetails(status));
+    log.warn('waiting for an operator', { phoneNumberId, failure: status.lastError?.type });
+    const acted = await condition(() => request !== undefined, timeout);
+    return acted && request ? request : 'deadline';
+  }
+}
+
+function requireStoredPin(vault: VaultLocation | undefined): VaultLocation {
+  if (!vault) {
+    throw ApplicationFailure.nonRetryable(
+      'no PIN was stored for this number, so there is nothing to mark as set by hand: send retry instead',
+      'NoStoredPin',
+    );
+  }
+  return vault;
+}
+
+interface ActivityFailureDetails {
+  attempt?: number;
+  httpStatus?: number;
+  graphCode?: number;
+  graphSubcode?: number;
+  fbtraceId?: string;
+}
+
+function describeStepFailure(step: StepFailure['step'], err: unknown): StepFailure {
+  const at = new Date().toISOString();
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const d = (cause.details?.[0] ?? {}) as ActivityFailureDetails;
+    return {
+      step,
+      type: cause.type ?? 'ApplicationFailure',
+      message: cause.message,
+      graphCode: d.graphCode,
+      graphSubcode: d.graphSubcode,
+      fbtraceId: d.fbtraceId,
+      httpStatus: d.httpStatus,
+      attempts: d.attempt,
+      at,
+    };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return {
+      step,
+      type: 'RetriesExhausted',
+      message: `${step} kept failing until its retry window closed (${cause.timeoutType ?? 'timeout'})`,
+      at,
+    };
+  }
+  return { step, type: 'UnexpectedFailure', message: err instanceof Error ? err.message : String(err), at };
+}

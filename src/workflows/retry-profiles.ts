@@ -1,0 +1,72 @@
+// One options object per retry profile. Each step waits on its own schedule because each
+// fails for its own reasons; configuration may override any of them (ONBOARDING_RETRY_SCHEDULES).
+import type { ActivityOptions } from '@temporalio/workflow';
+import { GRAPH_TASK_QUEUE, type RetrySchedule, type RetrySchedules } from './messages';
+
+/** Types that no amount of waiting fixes; the activity already marks them non-retryable. */
+const NEVER_RETRY = ['ConfigError', 'PinSealError'];
+
+// generatePin is local CPU work: if it fails a few times within seconds, something is broken
+// on the worker (a bad sealing key) and a human is quicker than more retries.
+export const generatePinOptions: ActivityOptions = {
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NEVER_RETRY,
+  },
+};
+
+// The vault is ours: a seal, a failover or a rolling restart is fixed by people within
+// minutes, so retry from seconds up to five-minute gaps for half an hour before asking one.
+export const vaultOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '30m',
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    nonRetryableErrorTypes: NEVER_RETRY,
+  },
+};
+
+// Meta throttles per app and per WABA for minutes to an hour, and says how long through
+// nextRetryDelay when it can; otherwise back off up to 30 minutes, for up to a day. The
+// start-to-close timeout sits above the HTTP client's own timeouts so undici times out first.
+export const graphOptions: ActivityOptions = {
+  taskQueue: GRAPH_TASK_QUEUE,
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '1d',
+  retry: {
+    initialInterval: '30s',
+    backoffCoefficient: 2,
+    maximumInterval: '30m',
+    nonRetryableErrorTypes: NEVER_RETRY,
+  },
+};
+
+export function withSchedule(profile: ActivityOptions, schedule: RetrySchedule | undefined): ActivityOptions {
+  if (!schedule) return profile;
+  return {
+    ...profile,
+    scheduleToCloseTimeout: schedule.giveUpAfter ?? profile.scheduleToCloseTimeout,
+    retry: {
+      ...profile.retry,
+      ...(schedule.initialInterval !== undefined && { initialInterval: schedule.initialInterval }),
+      ...(schedule.backoffCoefficient !== undefined && { backoffCoefficient: schedule.backoffCoefficient }),
+      ...(schedule.maximumInterval !== undefined && { maximumInterval: schedule.maximumInterval }),
+      ...(schedule.maximumAttempts !== undefined && { maximumAttempts: schedule.maximumAttempts }),
+    },
+  };
+}
+
+export function activityProfiles(overrides: RetrySchedules | undefined) {
+  return {
+    generatePin: withSchedule(generatePinOptions, overrides?.generatePin),
+    vault: withSchedule(vaultOptions, overrides?.vault),
+    graph: withSchedule(graphOptions, overrides?.graph),
+  };
+}

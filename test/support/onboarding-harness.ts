@@ -1,0 +1,115 @@
+// Builds the product's real pieces for a test: a Graph sandbox, the PIN store on the run's
+// OpenBao, the workers in the test file's own namespace, and a client with the codec.
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { ActivityDeps } from '../../src/activities';
+import { createDataConverter, FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { createKeyring, type Keyring } from '../../src/crypto/keyring';
+import { createGraphClient } from '../../src/graph/graph-client';
+import {
+  startGraphSandbox,
+  type GraphSandbox,
+  type GraphSandboxOptions,
+} from '../../src/graph-sandbox/server';
+import { createOnboardingWorkers, WORKFLOWS_PATH, type OnboardingWorkers } from '../../src/onboarding-worker';
+import { createPinStore, type PinStore } from '../../src/vault/pin-store';
+import { createVaultClient, type VaultClient } from '../../src/vault/vault-client';
+import type { TestNamespace } from './namespaces';
+
+export const TEST_GRAPH_TOKEN = `graph-test-token-${randomBytes(8).toString('hex')}`;
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** One workflow bundle per test file (bundling takes seconds; workers reuse it). */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
+  return bundle;
+}
+
+export function testKeyring(kid: string): Keyring {
+  return createKeyring([{ kid, key: randomBytes(32) }]);
+}
+
+export interface OnboardingHarness {
+  sandbox: GraphSandbox;
+  pinStore: PinStore;
+  vault: VaultClient;
+  deps: ActivityDeps;
+  codecKeyring: Keyring;
+  vaultPrefix: string;
+  /** Builds fresh workers (a test may run several, one after another). */
+  createWorkers(overrides?: {
+    graphMaxRequestsPerSecond?: number;
+    deps?: Partial<ActivityDeps>;
+  }): Promise<OnboardingWorkers>;
+  client: Client;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}
+
+export async function startOnboardingHarness(opts: {
+  namespace: TestNamespace;
+  sandbox?: GraphSandboxOptions;
+}): Promise<OnboardingHarness> {
+  const sandbox = await startGraphSandbox({ accessToken: TEST_GRAPH_TOKEN, ...opts.sandbox });
+  const vaultPrefix = `test/${opts.namespace}/${randomBytes(4).toString('hex')}`;
+  const vault = createVaultClient({
+    address: inject('vaultAddress'),
+    auth: { kind: 'token', token: inject('vaultRootToken') },
+    timeoutMs: 5_000,
+  });
+  const pinStore = createPinStore({ vault, mount: 'secret', prefix: vaultPrefix });
+  const deps: ActivityDeps = {
+    sealingKeyring: testKeyring('sealing-test'),
+    vault: pinStore,
+    graph: createGraphClient({
+      baseUrl: sandbox.url,
+      apiVersion: 'v25.0',
+      accessToken: TEST_GRAPH_TOKEN,
+      headersTimeoutMs: 2_000,
+      bodyTimeoutMs: 2_000,
+    }),
+  };
+  const codecKeyring = testKeyring('codec-test');
+  const dataConverter = createDataConverter(codecKeyring);
+  const address = inject('temporalAddress');
+  const [nativeConnection, connection, workflowBundleBuilt] = await Promise.all([
+    NativeConnection.connect({ address }),
+    Connection.connect({ address }),
+    workflowBundle(),
+  ]);
+  const client = new Client({ connection, namespace: opts.namespace, dataConverter });
+  return {
+    sandbox,
+    pinStore,
+    vault,
+    deps,
+    codecKeyring,
+    vaultPrefix,
+    client,
+    nativeConnection,
+    createWorkers: (overrides) =>
+      createOnboardingWorkers({
+        connection: nativeConnection,
+        namespace: opts.namespace,
+        deps: { ...deps, ...overrides?.deps },
+        graphMaxRequestsPerSecond: overrides?.graphMaxRequestsPerSecond ?? 1_000,
+        dataConverter,
+        workflowBundle: workflowBundleBuilt,
+      }),
+    async close() {
+      await Promise.allSettled([sandbox.close(), connection.close(), nativeConnection.close()]);
+    },
+  };
+}
+
+/** Distinct, realistic phone-number ids per test run (Meta's are 15-16 digit numbers). */
+export function phoneNumberIds(count: number): string[] {
+  const base = 100_000_000_000_000 + Math.floor(Math.random() * 1e12) * 1_000;
+  return Array.from({ length: count }, (_, i) => String(base + i));
+}
