@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:http';
 import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startOpenBaoDev, type OpenBaoServer } from '../src/local-stack/processes';
+import { ConfigError } from '../src/config/env-reader';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
+import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig } from '../src/vault/vault-config';
 import { VAULT_FAILURE_TYPES, VaultError, toApplicationFailure } from '../src/vault/vault-errors';
 
 const address = inject('vaultAddress');
@@ -288,5 +290,79 @@ describe('an OpenBao of its own, sealed and then stopped', () => {
     } finally {
       await vault.close();
     }
+  });
+});
+
+describe('vault configuration', () => {
+  function configError(env: Record<string, string>, defaults = {}): ConfigError {
+    try {
+      loadVaultConfig(env, defaults);
+    } catch (err) {
+      if (err instanceof ConfigError) return err;
+      throw err;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it('reads a token configuration with the documented defaults', () => {
+    expect(loadVaultConfig({ VAULT_ADDR: 'https://vault.example.com/', VAULT_TOKEN: 't' })).toEqual({
+      address: 'https://vault.example.com',
+      auth: { kind: 'token', token: 't' },
+      kvMount: 'secret',
+      pinPrefix: 'whatsapp/two-step-pins',
+      requestTimeoutMs: 10_000,
+    });
+    const approle = loadVaultConfig({
+      VAULT_ADDR: 'http://vault:8200',
+      VAULT_ROLE_ID: 'r',
+      VAULT_SECRET_ID: 's',
+      VAULT_APPROLE_MOUNT: 'workers/approle',
+      VAULT_NAMESPACE: 'team-a',
+      VAULT_KV_MOUNT: 'kv',
+      VAULT_PIN_PREFIX: 'wa/pins',
+      VAULT_REQUEST_TIMEOUT_MS: '2500',
+    });
+    expect(approle).toEqual({
+      address: 'http://vault:8200',
+      namespace: 'team-a',
+      auth: { kind: 'approle', roleId: 'r', secretId: 's', mount: 'workers/approle' },
+      kvMount: 'kv',
+      pinPrefix: 'wa/pins',
+      requestTimeoutMs: 2500,
+    });
+  });
+
+  it('defaults the address and token only when the local stack says so', () => {
+    expect(configError({ VAULT_TOKEN: 't' }).variable).toBe('VAULT_ADDR');
+    expect(loadVaultConfig({}, { address: LOCAL_STACK_VAULT_ADDRESS, token: 'dev-root' })).toMatchObject({
+      address: 'http://127.0.0.1:8200',
+      auth: { kind: 'token', token: 'dev-root' },
+    });
+  });
+
+  it('fails with one line naming the variable', () => {
+    const missing = configError({ VAULT_ADDR: 'http://v:8200' });
+    expect(missing.message).toMatch(/^VAULT_TOKEN is not set, nor VAULT_ROLE_ID \+ VAULT_SECRET_ID/);
+    expect(missing.message).not.toContain('\n');
+    expect(configError({ VAULT_ADDR: 'http://v:8200', VAULT_ROLE_ID: 'r' }).variable).toBe('VAULT_SECRET_ID');
+    expect(configError({ VAULT_ADDR: 'http://v:8200', VAULT_SECRET_ID: 's' }).variable).toBe('VAULT_ROLE_ID');
+    expect(
+      configError({ VAULT_ADDR: 'http://v:8200', VAULT_TOKEN: 't', VAULT_ROLE_ID: 'r', VAULT_SECRET_ID: 's' })
+        .variable,
+    ).toBe('VAULT_TOKEN');
+    for (const prefix of ['/whatsapp', 'whatsapp/', 'a/../b', 'a b', 'a//b']) {
+      expect(
+        configError({ VAULT_ADDR: 'http://v:8200', VAULT_TOKEN: 't', VAULT_PIN_PREFIX: prefix }).variable,
+      ).toBe('VAULT_PIN_PREFIX');
+    }
+    expect(configError({ VAULT_ADDR: 'vault:8200', VAULT_TOKEN: 't' }).variable).toBe('VAULT_ADDR');
+    const timeout = configError({
+      VAULT_ADDR: 'http://v:8200',
+      VAULT_TOKEN: 't',
+      VAULT_REQUEST_TIMEOUT_MS: '0',
+    });
+    expect(timeout.variable).toBe('VAULT_REQUEST_TIMEOUT_MS');
+    const tokenValue = 'hvs.secret-value';
+    expect(configError({ VAULT_TOKEN: tokenValue }).message).not.toContain(tokenValue);
   });
 });

@@ -1,69 +1,32 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
-
-/** What the workflow and the operator see of a failure; never the PIN or a token. */
-export interface FailureDetails {
-  attempt: number;
-  httpStatus?: number;
-  graphCode?: number;
-  graphSubcode?: number;
-  fbtraceId?: string;
-  isTransient?: boolean;
-  details?: string;
-}
-
-/** The shape shared by GraphError and VaultError: a stable type and a retry verdict. */
-interface ClassifiedError extends Error {
-  type: string;
-  retryable: boolean;
-  nextRetryDelayMs?: number;
-  httpStatus?: number;
-  graphCode?: number;
-  graphSubcode?: number;
-  fbtraceId?: string;
-  isTransient?: boolean;
-  details?: string;
-}
-
-function isClassified(err: unknown): err is ClassifiedError {
-  return (
-    err instanceof Error &&
-    typeof (err as Partial<ClassifiedError>).type === 'string' &&
-    typeof (err as Partial<ClassifiedError>).retryable === 'boolean'
-  );
-}
+import { isGraphError, toApplicationFailure as graphFailure } from '../graph/graph-errors';
+import { isVaultError, toApplicationFailure as vaultFailure } from '../vault/vault-errors';
 
 /**
- * Turns what a client threw into the failure Temporal retries on (or not): the stable type
- * goes in `type`, Meta's wait in `nextRetryDelay`, the diagnostic fields in `details`.
- * Anything unclassified is an unexpected bug: retried, under its own type.
+ * Turns what a client threw into the failure Temporal retries on (or not): the Graph and vault
+ * modules own their classification (stable type, retry verdict, Meta's wait); this adds the
+ * attempt number, which the workflow reports to the operator. Anything unclassified is an
+ * unexpected bug: retried, under its own type.
  */
 export function toActivityFailure(err: unknown, attempt: number): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
-  if (!isClassified(err)) {
+  let failure: ApplicationFailure;
+  if (err instanceof ApplicationFailure) failure = err;
+  else if (isGraphError(err)) failure = graphFailure(err);
+  else if (isVaultError(err)) failure = vaultFailure(err);
+  else {
     const message = err instanceof Error ? err.message : String(err);
     log.error('unexpected activity error', { error: message });
-    return ApplicationFailure.create({
-      type: 'UnexpectedError',
-      message,
-      nonRetryable: false,
-      details: [{ attempt } satisfies FailureDetails],
-    });
+    failure = ApplicationFailure.create({ type: 'UnexpectedError', message, nonRetryable: false });
   }
-  const details: FailureDetails = {
-    attempt,
-    httpStatus: err.httpStatus,
-    graphCode: err.graphCode,
-    graphSubcode: err.graphSubcode,
-    fbtraceId: err.fbtraceId,
-    isTransient: err.isTransient,
-    details: err.details,
-  };
+  const first: unknown = failure.details?.[0];
   return ApplicationFailure.create({
-    type: err.type,
-    message: err.message,
-    nonRetryable: !err.retryable,
-    nextRetryDelay: err.nextRetryDelayMs,
-    details: [details],
+    type: failure.type ?? undefined,
+    message: failure.message,
+    nonRetryable: failure.nonRetryable ?? false,
+    nextRetryDelay: failure.nonRetryable ? undefined : (failure.nextRetryDelay ?? undefined),
+    category: failure.category ?? undefined,
+    cause: failure.cause,
+    details: [{ ...(typeof first === 'object' && first !== null ? first : {}), attempt }],
   });
 }

@@ -61,11 +61,11 @@ async function classified<T>(work: () => Promise<T>): Promise<T> {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    async generatePin({ phoneNumberId }: GeneratePinInput): Promise<SealedPin> {
+    generatePin: async ({ phoneNumberId }: GeneratePinInput): Promise<SealedPin> => {
       return classified(async () => sealPin(deps.sealingKeyring, phoneNumberId, generateTwoStepPin()));
     },
 
-    async storePinInVault(input: StorePinInput): Promise<VaultLocation> {
+    storePinInVault: async (input: StorePinInput): Promise<VaultLocation> => {
       return classified(async () => {
         const pin = openPin(deps.sealingKeyring, input.phoneNumberId, input.sealedPin);
         const stored = await deps.vault.storePin({
@@ -81,7 +81,7 @@ export function createActivities(deps: ActivityDeps) {
 
     // What is sent to Meta is read back from the vault, so the PIN Meta holds is always a
     // version the vault has; only after Meta accepts it does that version become active.
-    async setTwoStepPin({ phoneNumberId, version }: PinVersionInput): Promise<SetTwoStepPinResult> {
+    setTwoStepPin: async ({ phoneNumberId, version }: PinVersionInput): Promise<SetTwoStepPinResult> => {
       return classified(async () => {
         const pin = await deps.vault.readPin({ phoneNumberId, version });
         const { fbtraceId } = await deps.graph.setTwoStepPin({ phoneNumberId, pin });
@@ -92,7 +92,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** After an operator set the stored PIN by hand in WhatsApp Manager. */
-    async markPinActive({ phoneNumberId, version }: PinVersionInput): Promise<void> {
+    markPinActive: async ({ phoneNumberId, version }: PinVersionInput): Promise<void> => {
       return classified(async () => {
         await deps.vault.markActive({ phoneNumberId, version });
         log.info('PIN version marked active after a manual reset', { phoneNumberId, version });

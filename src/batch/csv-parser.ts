@@ -150,7 +150,11 @@ export class CsvParser {
     // Blank lines, and the ",,," rows spreadsheets leave behind, carry nothing: skip them.
     const blank = fields.every((f) => f.trim() === '');
     if (!blank || this.problem) {
-      out.push(this.problem ? { line: this.recordLine, fields, problem: this.problem } : { line: this.recordLine, fields });
+      out.push(
+        this.problem
+          ? { line: this.recordLine, fields, problem: this.problem }
+          : { line: this.recordLine, fields },
+      );
     }
     this.fields = [];
     this.problem = undefined;

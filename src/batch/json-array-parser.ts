@@ -73,7 +73,10 @@ export class JsonArrayParser {
       switch (this.state) {
         case State.BeforeArray:
           if (c !== 91 /* [ */) {
-            throw new BatchFileError(this.line, 'a JSON batch file must be one array of objects, starting with [');
+            throw new BatchFileError(
+              this.line,
+              'a JSON batch file must be one array of objects, starting with [',
+            );
           }
           this.state = State.BeforeFirstElement;
           break;

@@ -51,7 +51,8 @@ async function* readCsvRows(source: AsyncIterable<string>): AsyncGenerator<Batch
   function* rowsOf(records: CsvRecord[]): Generator<BatchRow> {
     for (const record of records) {
       if (header === undefined) {
-        if (record.problem) throw new BatchFileError(record.line, `the header is malformed: ${record.problem}`);
+        if (record.problem)
+          throw new BatchFileError(record.line, `the header is malformed: ${record.problem}`);
         checkCsvHeader(record.fields, record.line);
         header = record.fields;
         continue;
@@ -70,7 +71,8 @@ async function* readCsvRows(source: AsyncIterable<string>): AsyncGenerator<Batch
   }
   for await (const chunk of source) yield* rowsOf(parser.push(chunk));
   yield* rowsOf(parser.end());
-  if (header === undefined) throw new BatchFileError(1, 'the file is empty: expected a header row with phone_number_id');
+  if (header === undefined)
+    throw new BatchFileError(1, 'the file is empty: expected a header row with phone_number_id');
 }
 
 function rowFromJson(line: number, text: string): BatchRow {
@@ -81,7 +83,11 @@ function rowFromJson(line: number, text: string): BatchRow {
     return { line, values: {}, problem: `not valid JSON (${(err as Error).message})` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return { line, values: {}, problem: `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : String(parsed === null ? 'null' : typeof parsed)}` };
+    return {
+      line,
+      values: {},
+      problem: `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : String(parsed === null ? 'null' : typeof parsed)}`,
+    };
   }
   return { line, values: parsed as Record<string, unknown> };
 }

@@ -5,13 +5,7 @@ import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import type { BatchCounts, TextWriter } from './progress';
 
 export type RowOutcome =
-  | 'valid'
-  | 'started'
-  | 'restarted'
-  | 'already-running'
-  | 'already-completed'
-  | 'invalid'
-  | 'failed';
+  'valid' | 'started' | 'restarted' | 'already-running' | 'already-completed' | 'invalid' | 'failed';
 
 export interface ReportEntry {
   line: number;
@@ -25,12 +19,7 @@ export interface ReportEntry {
 
 /** How a followed workflow ended (--wait). */
 export type WaitOutcome =
-  | 'Completed'
-  | 'CompletedManually'
-  | 'Abandoned'
-  | 'AwaitingManualReset'
-  | 'Failed'
-  | 'StillRunning';
+  'Completed' | 'CompletedManually' | 'Abandoned' | 'AwaitingManualReset' | 'Failed' | 'StillRunning';
 
 export interface WaitEntry {
   phoneNumberId: string;

@@ -48,7 +48,10 @@ export function checkCsvHeader(names: readonly string[], line: number): void {
     }
     const earlier = seen.get(field);
     if (earlier !== undefined) {
-      throw new BatchFileError(line, `columns ${JSON.stringify(earlier)} and ${JSON.stringify(name)} repeat a column`);
+      throw new BatchFileError(
+        line,
+        `columns ${JSON.stringify(earlier)} and ${JSON.stringify(name)} repeat a column`,
+      );
     }
     seen.set(field, name);
   }
@@ -89,9 +92,12 @@ export class RowValidator {
 
     const phoneNumberId = fields.phoneNumberId;
     if (phoneNumberId === undefined) {
-      if (!problems.some((p) => p.startsWith('phone_number_id '))) problems.unshift('phone_number_id is missing');
+      if (!problems.some((p) => p.startsWith('phone_number_id ')))
+        problems.unshift('phone_number_id is missing');
     } else if (!PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
-      problems.unshift(`phone_number_id ${JSON.stringify(phoneNumberId)} is not a phone-number id (1-32 digits)`);
+      problems.unshift(
+        `phone_number_id ${JSON.stringify(phoneNumberId)} is not a phone-number id (1-32 digits)`,
+      );
     } else {
       // First occurrence wins even if that row is invalid for another reason: two rows for one
       // number disagree about something, and a person should decide which is right.

@@ -81,7 +81,8 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log(
-        `codec server: ${req.method} ${req.url}: unexpected ${(err as Error).name}: ${(err as Error).message}`,
+        // The path only: a /login query string carries the token.
+        `codec server: ${req.method} ${(req.url ?? '').split('?')[0]}: unexpected ${(err as Error).name}: ${(err as Error).message}`,
       );
       if (!res.headersSent) sendJson(res, 500, { error: 'InternalError', reason: 'the codec server failed' });
       else res.destroy();
@@ -163,20 +164,27 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     }
   }
 
+  /** Undefined when a credential is valid, else why the call is refused (never quoting it). */
   function authenticate(req: IncomingMessage, originAllowed: boolean): string | undefined {
+    const problems: string[] = [];
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
-      if (bearer === undefined) return 'the Authorization header must be "Bearer <token>"';
-      return tokenMatches(bearer) ? undefined : 'the bearer token is not valid';
+      if (bearer === undefined) problems.push('the Authorization header must be "Bearer <token>"');
+      else if (tokenMatches(bearer)) return undefined;
+      else problems.push('the bearer token is not valid');
     }
     const cookie = cookieValue(req.headers.cookie, CREDENTIAL_COOKIE);
     if (cookie !== undefined) {
       // The cookie rides along with any request the browser makes: honour it only for the UI.
-      if (!originAllowed) return 'the sign-in cookie is accepted only from an allowed UI origin';
-      return tokenMatches(cookie) ? undefined : 'the sign-in cookie is not valid: sign in again at /login';
+      if (!originAllowed) problems.push('the sign-in cookie is accepted only from an allowed UI origin');
+      else if (tokenMatches(cookie)) return undefined;
+      else problems.push('the sign-in cookie is not valid: sign in again at /login');
     }
-    return 'no credential: send "Authorization: Bearer <token>" or sign in at /login';
+    // A UI that passes its own access token and includes the cookie sends both: either may be valid.
+    return problems.length > 0
+      ? problems.join('; ')
+      : 'no credential: send "Authorization: Bearer <token>" or sign in at /login';
   }
 
   async function handleLogin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

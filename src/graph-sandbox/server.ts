@@ -292,9 +292,11 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
 
   function parsePostBody(req: IncomingMessage, text: string): Record<string, unknown> | undefined {
     if (text.trim() === '') return {};
+    // Meta takes form-encoded parameters too; curl sends that content type even for JSON bodies.
     const type = req.headers['content-type'] ?? '';
-    if (/application\/x-www-form-urlencoded/i.test(type))
+    if (/application\/x-www-form-urlencoded/i.test(type) && !text.trimStart().startsWith('{')) {
       return Object.fromEntries(new URLSearchParams(text));
+    }
     try {
       const parsed: unknown = JSON.parse(text);
       return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
@@ -345,6 +347,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     if (!version || !GRAPH_API_VERSION_PATTERN.test(version) || rest.length > 0) {
       return sendError(res, 2500, { message: `Unknown path components: ${url.pathname}` });
     }
+    if (objectId) entry.phoneNumberId = objectId;
     const token = presentedToken(req, url);
     if (token === undefined) {
       return sendError(res, 190, {
@@ -359,7 +362,6 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
       });
     }
     if (!objectId) return sendError(res, 100, { message: `Unsupported ${method.toLowerCase()} request.` });
-    entry.phoneNumberId = objectId;
     if (!/^\d+$/.test(objectId)) {
       return sendError(res, 803, {
         message: `(#803) Some of the aliases you requested do not exist: ${objectId}`,

@@ -83,7 +83,11 @@ export function readOpenBaoKeys(dataDir: string): OpenBaoLocalKeys | undefined {
   if (typeof parsed.unsealKey !== 'string' || typeof parsed.rootToken !== 'string') {
     throw new OpenBaoLocalStateError(`${file} is not an OpenBao keys file (no unsealKey/rootToken)`);
   }
-  return { unsealKey: parsed.unsealKey, rootToken: parsed.rootToken, initializedAt: parsed.initializedAt ?? '' };
+  return {
+    unsealKey: parsed.unsealKey,
+    rootToken: parsed.rootToken,
+    initializedAt: parsed.initializedAt ?? '',
+  };
 }
 
 function writeOpenBaoKeys(dataDir: string, keys: OpenBaoLocalKeys): void {
@@ -158,7 +162,12 @@ async function initialise(address: string, dataDir: string): Promise<OpenBaoLoca
   const res = await baoCall(address, 'POST', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
   const keys = res.body?.keys_base64;
   const rootToken = res.body?.root_token;
-  if (res.status !== 200 || !Array.isArray(keys) || typeof keys[0] !== 'string' || typeof rootToken !== 'string') {
+  if (
+    res.status !== 200 ||
+    !Array.isArray(keys) ||
+    typeof keys[0] !== 'string' ||
+    typeof rootToken !== 'string'
+  ) {
     throw describeFailure('initialisation', res);
   }
   const stored = { unsealKey: keys[0], rootToken, initializedAt: new Date().toISOString() };
@@ -175,7 +184,8 @@ async function ensureKvV2(address: string, token: string): Promise<void> {
       token,
       body: { type: 'kv', options: { version: '2' } },
     });
-    if (res.status !== 204 && res.status !== 200) throw describeFailure(`enabling KV v2 at ${KV_MOUNT}/`, res);
+    if (res.status !== 204 && res.status !== 200)
+      throw describeFailure(`enabling KV v2 at ${KV_MOUNT}/`, res);
   }
   // A new KV v2 mount upgrades itself in the background and refuses writes until it is done.
   const deadline = Date.now() + 15_000;
@@ -191,7 +201,9 @@ async function ensureKvV2(address: string, token: string): Promise<void> {
  * Starts (first run: also initialises) a persistent OpenBao on 127.0.0.1:port, unseals it and
  * makes sure KV v2 is mounted at secret/. Same shape as the dev server, plus seal()/unseal().
  */
-export async function startOpenBaoPersistent(opts: OpenBaoPersistentOptions): Promise<PersistentOpenBaoServer> {
+export async function startOpenBaoPersistent(
+  opts: OpenBaoPersistentOptions,
+): Promise<PersistentOpenBaoServer> {
   await assertPortFree(opts.port, 'OpenBao');
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const storedKeys = readOpenBaoKeys(opts.dataDir);
@@ -242,4 +254,3 @@ export async function startOpenBaoPersistent(opts: OpenBaoPersistentOptions): Pr
     throw err;
   }
 }
-

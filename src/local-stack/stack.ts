@@ -81,7 +81,7 @@ export class StackDataDirError extends Error {
 }
 
 /** Written into every stack data folder: --fresh only ever deletes folders that carry it. */
-const MARKER_FILE = '.local-stack';
+export const STACK_MARKER_FILE = '.local-stack';
 
 function requireBinaries(names: ServerBinary[]): void {
   for (const name of names) {
@@ -113,9 +113,9 @@ export function wipeStackData(dataDir: string): void {
   const dir = resolve(dataDir);
   if (!existsSync(dir)) return;
   const entries = readdirSync(dir);
-  if (entries.length > 0 && !entries.includes(MARKER_FILE)) {
+  if (entries.length > 0 && !entries.includes(STACK_MARKER_FILE)) {
     throw new StackDataDirError(
-      `refusing to wipe ${dir}: it was not created by the local stack (no ${MARKER_FILE} file in it)`,
+      `refusing to wipe ${dir}: it was not created by the local stack (no ${STACK_MARKER_FILE} file in it)`,
     );
   }
   rmSync(dir, { recursive: true, force: true });
@@ -159,7 +159,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   requireBinaries(['temporal', 'bao']);
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(
-    join(dataDir, MARKER_FILE),
+    join(dataDir, STACK_MARKER_FILE),
     'State of the local stack (npm run stack). "npm run stack -- --fresh" deletes this folder.\n',
   );
 
@@ -191,7 +191,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const [temporal, bao] = started;
   if (temporal.status === 'rejected' || bao.status === 'rejected') {
     await stopEverything(services, processes).catch(() => undefined);
-    const reason: unknown = temporal.status === 'rejected' ? temporal.reason : (bao as PromiseRejectedResult).reason;
+    const reason: unknown =
+      temporal.status === 'rejected' ? temporal.reason : (bao as PromiseRejectedResult).reason;
     throw reason;
   }
 

@@ -2,7 +2,11 @@
 // demo and the operator CLI all call startOnboarding, so "one live workflow per number, and a
 // number already handled is reported, never started twice" holds whoever starts it.
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
 import {
   ONBOARDING_TASK_QUEUE,
   PHONE_NUMBER_ID_PATTERN,

@@ -139,7 +139,6 @@ interface Session {
   token: string;
   /** When to refresh (renew or log in); Infinity for a token that never expires. */
   refreshAt: number;
-  renewable: boolean;
   /** The TTL granted at login, to notice when renewals start being cut short by max TTL. */
   loginTtlSeconds: number;
   /** Renewal no longer extends the token (max TTL near): log in afresh at refreshAt. */
@@ -265,7 +264,6 @@ export function createVaultClient(opts: VaultClientOptions): VaultClient {
     return {
       token: granted.token,
       refreshAt: refreshPoint(ttl),
-      renewable: granted.renewable,
       loginTtlSeconds: ttl,
       loginNext: !granted.renewable,
     };
@@ -285,7 +283,6 @@ export function createVaultClient(opts: VaultClientOptions): VaultClient {
     return {
       token: old.token,
       refreshAt: refreshPoint(granted.ttlSeconds),
-      renewable: granted.renewable,
       loginTtlSeconds: old.loginTtlSeconds,
       // A renewal granting much less than login did means the max TTL is near.
       loginNext: !granted.renewable || granted.ttlSeconds < old.loginTtlSeconds / 2,

@@ -109,14 +109,14 @@ export function vaultErrorForStatus(status: number, errors: string[], ctx: Reque
   if (status === 503 && errors.some((e) => /sealed/i.test(e))) {
     return new VaultError(
       'VaultSealed',
-      `the vault at ${ctx.address} is sealed (${where}): unseal it (bao operator unseal, or vault operator unseal); the step retries on its own once it is unsealed`,
+      `the vault at ${ctx.address} is sealed (${where}): unseal it (bao operator unseal, or vault operator unseal); retries succeed once it is unsealed`,
       opts,
     );
   }
   if (status === 429) {
     return new VaultError(
       'VaultThrottled',
-      `the vault at ${ctx.address} rate-limited ${where} (429${said}): a rate-limit quota applies; the step retries with backoff`,
+      `the vault at ${ctx.address} rate-limited ${where} (429${said}): a rate-limit quota applies; retry with backoff`,
       opts,
     );
   }
@@ -157,7 +157,7 @@ export function vaultErrorForStatus(status: number, errors: string[], ctx: Reque
     // 412: a replica has not caught up yet; 472/473: a DR or performance standby answered.
     return new VaultError(
       'VaultUnavailable',
-      `the vault at ${ctx.address} could not serve ${where} (${status}${said}): it is down, a standby without a reachable active node, or overloaded; the step retries on its own`,
+      `the vault at ${ctx.address} could not serve ${where} (${status}${said}): it is down, a standby without a reachable active node, or overloaded; retries succeed once it is back`,
       opts,
     );
   }
@@ -179,8 +179,8 @@ export function vaultConnectionError(err: unknown, ctx: RequestContext): VaultEr
   return new VaultError(
     'VaultConnectionError',
     timedOut
-      ? `the vault at ${ctx.address} did not answer ${ctx.method} ${ctx.path} in time (${code}): it may be overloaded or unreachable; the step retries on its own`
-      : `cannot reach the vault at ${ctx.address} for ${ctx.method} ${ctx.path} (${code}): is it running, and is VAULT_ADDR right? The step retries on its own`,
+      ? `the vault at ${ctx.address} did not answer ${ctx.method} ${ctx.path} in time (${code}): it may be overloaded or unreachable`
+      : `cannot reach the vault at ${ctx.address} for ${ctx.method} ${ctx.path} (${code}): is it running, and is VAULT_ADDR right?`,
     { path: ctx.path, cause: err },
   );
 }

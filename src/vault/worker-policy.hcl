@@ -1,5 +1,5 @@
 # Least privilege for the onboarding worker (applied by src/vault/apply-worker-access.ts, which
-# fills in {{KV_MOUNT}} and {{PIN_PREFIX}}). The worker writes one KV v2 version per PIN, reads
+# fills in the KV mount and the PIN prefix). The worker writes one KV v2 version per PIN, reads
 # back exactly the version it sends to Meta, and records pending/active versions in the key's
 # custom metadata. It cannot list, delete, undelete or destroy anything, and sees nothing
 # outside the PIN prefix.

@@ -121,13 +121,15 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     upsertSearchAttributes([{ key: onboardingStatusKey, value: stage }]);
     setCurrentDetails(progressDetails(status));
   };
-  const finish = (
+  // Updates answer with the final status, so let them finish before the workflow closes.
+  const finish = async (
     outcome: OnboardingOutcome,
     extra: Partial<RegisterNumberResult> = {},
-  ): RegisterNumberResult => {
+  ): Promise<RegisterNumberResult> => {
     status.procedure = undefined;
     status.deadline = undefined;
     enter(outcome);
+    await condition(allHandlersFinished);
     return { outcome, phoneNumberId, vault: status.vault, completedAt: new Date().toISOString(), ...extra };
   };
 

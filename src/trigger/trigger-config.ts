@@ -1,0 +1,102 @@
+// The trigger's configuration, read once at start-up: every missing or malformed variable is
+// reported (one line each, naming it), never a secret's value.
+import { ConfigError, EnvReader, type Env } from '../config/env-reader';
+import { loadGraphConfig, type GraphConfig } from '../graph/graph-config';
+import { loadOnboardingOptions, type OnboardingOptions } from '../onboarding/onboarding-config';
+import { loadOnboardingClientSettings, type OnboardingClientSettings } from '../onboarding/onboarding-client';
+import { DEFAULT_TRIGGER_PORT, type TriggerSecrets } from './trigger-server';
+
+/** Long enough that guessing is hopeless; `openssl rand -base64 32` gives 44 characters. */
+const MIN_SECRET_LENGTH = 16;
+
+export interface TriggerConfig {
+  port: number;
+  host: string;
+  secrets: TriggerSecrets;
+  graph: GraphConfig;
+  temporal: OnboardingClientSettings;
+  onboarding: OnboardingOptions;
+}
+
+/** Thrown with every problem found, so one start-up shows them all. */
+export class TriggerConfigErrors extends Error {
+  override readonly name = 'TriggerConfigErrors';
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly errors: ConfigError[]) {
+    super(errors.map((e) => e.message).join('\n'));
+  }
+}
+
+function secret(read: EnvReader, name: string, hint: string, minLength: number): string {
+  const value = read.required(name, hint);
+  if (value.length < minLength) {
+    throw new ConfigError(name, `is too short (at least ${minLength} characters; value not shown)`);
+  }
+  return value;
+}
+
+export function loadTriggerConfig(env: Env): TriggerConfig {
+  const read = new EnvReader(env);
+  const errors: ConfigError[] = [];
+  function attempt<T>(load: () => T): T | undefined {
+    try {
+      return load();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        errors.push(err);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+  const sharedSecret = attempt(() =>
+    secret(
+      read,
+      'TRIGGER_SHARED_SECRET',
+      'the bearer token callers of POST /onboarded present (openssl rand -base64 32)',
+      MIN_SECRET_LENGTH,
+    ),
+  );
+  const appSecret = attempt(() =>
+    secret(
+      read,
+      'WHATSAPP_APP_SECRET',
+      'the Meta app secret that signs webhooks (App Dashboard > Settings > Basic)',
+      1,
+    ),
+  );
+  const verifyToken = attempt(() =>
+    secret(
+      read,
+      'WEBHOOK_VERIFY_TOKEN',
+      'the verify token entered with the webhook URL in the App Dashboard',
+      1,
+    ),
+  );
+  const port = attempt(() => {
+    const raw = read.optional('TRIGGER_PORT');
+    if (raw === undefined) return DEFAULT_TRIGGER_PORT;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65_535) {
+      throw new ConfigError('TRIGGER_PORT', `must be a port number 1-65535 (got "${raw}")`);
+    }
+    return n;
+  });
+  const host = read.optional('TRIGGER_HOST') ?? '127.0.0.1';
+  const graph = attempt(() => loadGraphConfig(env));
+  const temporal = attempt(() => loadOnboardingClientSettings(env));
+  const onboarding = attempt(() => loadOnboardingOptions(env));
+  if (
+    errors.length > 0 ||
+    !sharedSecret ||
+    !appSecret ||
+    !verifyToken ||
+    !port ||
+    !graph ||
+    !temporal ||
+    !onboarding
+  ) {
+    throw new TriggerConfigErrors(errors);
+  }
+  return { port, host, secrets: { sharedSecret, appSecret, verifyToken }, graph, temporal, onboarding };
+}

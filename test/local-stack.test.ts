@@ -1,0 +1,348 @@
+// `npm run stack` as an operator uses it: the real CLI in a child process, real servers on free
+// ports, the real `temporal` and `bao` command-line tools pointed at it, then Ctrl-C and a
+// restart on the same data folder to prove that workflows and vault secrets survive it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OPENBAO_KEYS_FILE, startOpenBaoPersistent } from '../src/local-stack/openbao-persistent';
+import { assertPortFree, freePort } from '../src/local-stack/processes';
+import { projectRoot, serverBinary } from '../src/local-stack/server-binaries';
+import {
+  STACK_MARKER_FILE,
+  startLocalStack,
+  wipeStackData,
+  type LocalStackCore,
+} from '../src/local-stack/stack';
+import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE } from '../src/workflows/messages';
+
+const run = promisify(execFile);
+const tsxCli = join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const stackCli = join(projectRoot, 'src', 'local-stack', 'cli.ts');
+
+const scratch = mkdtempSync(join(tmpdir(), 'local-stack-test-'));
+const running = new Set<StackCliProcess>();
+
+afterAll(async () => {
+  await Promise.all([...running].map((cli) => cli.terminate()));
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Three different free ports (freePort() could in principle hand out the same one twice). */
+async function stackPorts(): Promise<{ temporalPort: number; uiPort: number; vaultPort: number }> {
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  const [temporalPort = 0, uiPort = 0, vaultPort = 0] = ports;
+  return { temporalPort, uiPort, vaultPort };
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The stack CLI in a child process (tsx relays Ctrl-C to it, as under `npm run stack`). */
+class StackCliProcess {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  private readonly child: ChildProcess;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [tsxCli, stackCli, ...args], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolveExit) =>
+      this.child.once('exit', (code, signal) => resolveExit({ code, signal })),
+    );
+    running.add(this);
+    void this.exited.then(() => running.delete(this));
+  }
+
+  async ready(timeoutMs = 90_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let ended = false;
+    void this.exited.then(() => (ended = true));
+    while (!this.stdout.includes('Local stack ready.')) {
+      if (ended || Date.now() > deadline) {
+        throw new Error(`the stack CLI did not get ready:\n${this.stdout}\n${this.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.stdout;
+  }
+
+  /** Server pids the CLI reported ("Processes: temporal pid 1, openbao pid 2"). */
+  serverPids(): number[] {
+    const line = this.stdout.split('\n').find((l) => l.startsWith('Processes:')) ?? '';
+    return [...line.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+  }
+
+  interrupt(): void {
+    this.child.kill('SIGINT');
+  }
+
+  /** Cleanup after a failed test: Ctrl-C, then force, then the servers themselves. */
+  async terminate(): Promise<void> {
+    const pids = this.serverPids();
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    await this.exited;
+    clearTimeout(timer);
+    for (const pid of pids) {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function field(output: string, pattern: RegExp): string {
+  const value = pattern.exec(output)?.[1];
+  if (!value) throw new Error(`${pattern} not found in the CLI's output:\n${output}`);
+  return value;
+}
+
+async function bao(env: { BAO_ADDR: string; BAO_TOKEN: string }, args: string[]): Promise<string> {
+  const { stdout } = await run(serverBinary('bao'), args, {
+    env: { ...process.env, ...env, HOME: scratch, BAO_FORMAT: 'table' },
+  });
+  return stdout;
+}
+
+describe('npm run stack (the local stack CLI)', () => {
+  it('serves Temporal, its Web UI and OpenBao to the real CLIs, stops cleanly on Ctrl-C and keeps state across a restart', async () => {
+    const { temporalPort, uiPort, vaultPort } = await stackPorts();
+    const dataDir = join(scratch, 'stack-data');
+    const args = [
+      '--temporal-port',
+      String(temporalPort),
+      '--ui-port',
+      String(uiPort),
+      '--vault-port',
+      String(vaultPort),
+      '--data-dir',
+      dataDir,
+    ];
+    const workflowId = `local-stack-probe-${randomBytes(4).toString('hex')}`;
+    const secretValue = randomBytes(8).toString('hex');
+
+    // First run: everything is reachable where the CLI says it is.
+    const first = new StackCliProcess(args);
+    const out = await first.ready();
+    const temporalAddress = field(out, /export TEMPORAL_ADDRESS=(\S+)/);
+    const uiUrl = field(out, /Temporal Web UI\s+(\S+)/);
+    const baoEnv = {
+      BAO_ADDR: field(out, /export BAO_ADDR=(\S+)/),
+      BAO_TOKEN: field(out, /BAO_TOKEN=(\S+)/),
+    };
+    expect(temporalAddress).toBe(`127.0.0.1:${temporalPort}`);
+    expect(uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+    expect(baoEnv.BAO_ADDR).toBe(`http://127.0.0.1:${vaultPort}`);
+    expect(out).toContain(join('.servers', 'venv', 'bin'));
+    const pids = first.serverPids();
+    expect(pids).toHaveLength(2);
+
+    const ui = await request(uiUrl);
+    await ui.body.dump();
+    expect(ui.statusCode).toBe(200);
+
+    const attrs = await run(serverBinary('temporal'), [
+      'operator',
+      'search-attribute',
+      'list',
+      '--address',
+      temporalAddress,
+    ]);
+    expect(attrs.stdout).toMatch(/OnboardingStatus\s+Keyword/);
+
+    await bao(baoEnv, ['kv', 'put', 'secret/local-stack-probe', `value=${secretValue}`]);
+    expect((await bao(baoEnv, ['kv', 'get', '-field=value', 'secret/local-stack-probe'])).trim()).toBe(
+      secretValue,
+    );
+
+    // No worker polls this server, so the workflow simply stays open.
+    let connection = await Connection.connect({ address: temporalAddress });
+    try {
+      await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
+        taskQueue: ONBOARDING_TASK_QUEUE,
+        workflowId,
+        args: [{ phoneNumberId: '15550001111' }],
+      });
+    } finally {
+      await connection.close();
+    }
+
+    // Ctrl-C: a clean exit, and no server left behind.
+    first.interrupt();
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.stdout).toContain('stack: stopped.');
+    for (const pid of pids) expect(isAlive(pid), `server pid ${pid} still running`).toBe(false);
+    await assertPortFree(temporalPort, 'Temporal gRPC');
+    await assertPortFree(vaultPort, 'OpenBao');
+
+    // Second run on the same data folder: the workflow and the secret are still there.
+    const second = new StackCliProcess(args);
+    const out2 = await second.ready();
+    expect(field(out2, /BAO_TOKEN=(\S+)/)).toBe(baoEnv.BAO_TOKEN);
+    expect((await bao(baoEnv, ['kv', 'get', '-field=value', 'secret/local-stack-probe'])).trim()).toBe(
+      secretValue,
+    );
+    connection = await Connection.connect({ address: temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const description = await client.workflow.getHandle(workflowId).describe();
+      expect(description.status.name).toBe('RUNNING');
+      expect(description.type).toBe(WORKFLOW_TYPE);
+      const listed: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+        listed.push(wf.workflowId);
+      }
+      expect(listed).toEqual([workflowId]);
+    } finally {
+      await connection.close();
+    }
+    const pids2 = second.serverPids();
+    second.interrupt();
+    expect((await second.exited).code).toBe(0);
+    for (const pid of pids2) expect(isAlive(pid), `server pid ${pid} still running`).toBe(false);
+  }, 240_000);
+
+  it('refuses a busy port with one line naming it and exit code 2, starting nothing', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const busyPort = (holder.address() as { port: number }).port;
+    try {
+      const { uiPort, vaultPort } = await stackPorts();
+      const cli = new StackCliProcess([
+        '--temporal-port',
+        String(busyPort),
+        '--ui-port',
+        String(uiPort),
+        '--vault-port',
+        String(vaultPort),
+        '--data-dir',
+        join(scratch, 'busy-port'),
+      ]);
+      expect((await cli.exited).code).toBe(2);
+      const lines = cli.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`port ${busyPort} (Temporal gRPC) is already in use`);
+      expect(cli.stdout).not.toContain('Processes:');
+      await assertPortFree(vaultPort, 'OpenBao');
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+});
+
+describe('startLocalStack', () => {
+  it('hands the running core to extra services and, when one fails, stops what already started', async () => {
+    const { temporalPort, uiPort, vaultPort } = await stackPorts();
+    let seen: LocalStackCore | undefined;
+    let firstServiceStopped = false;
+    const failure = startLocalStack({
+      temporalPort,
+      uiPort,
+      vaultPort,
+      persistent: false,
+      dataDir: join(scratch, 'in-memory'),
+      extraServices: [
+        async (stack) => {
+          seen = stack;
+          return {
+            name: 'probe',
+            url: 'http://127.0.0.1:1',
+            stop: async () => void (firstServiceStopped = true),
+          };
+        },
+        async () => {
+          throw new Error('the second extra service could not start');
+        },
+      ],
+    });
+    await expect(failure).rejects.toThrow('the second extra service could not start');
+    expect(seen?.temporalAddress).toBe(`127.0.0.1:${temporalPort}`);
+    expect(seen?.vaultAddress).toBe(`http://127.0.0.1:${vaultPort}`);
+    expect(seen?.vaultToken).toMatch(/^root-[0-9a-f]{24}$/);
+    expect(firstServiceStopped).toBe(true);
+    // Stopped, not merely abandoned: the ports are free again.
+    await assertPortFree(temporalPort, 'Temporal gRPC');
+    await assertPortFree(uiPort, 'Temporal Web UI');
+    await assertPortFree(vaultPort, 'OpenBao');
+  }, 120_000);
+
+  it('rejects the same port given twice before starting anything', async () => {
+    const port = await freePort();
+    await expect(
+      startLocalStack({ temporalPort: port, uiPort: port, dataDir: join(scratch, 'same-port') }),
+    ).rejects.toThrow(`port ${port} is given for both Temporal gRPC and Temporal Web UI`);
+  });
+});
+
+describe('startOpenBaoPersistent', () => {
+  it('seals and unseals with its stored key, and refuses storage whose keys file is gone', async () => {
+    const port = await freePort();
+    const dataDir = join(scratch, 'openbao-seal');
+    const secretUrl = `http://127.0.0.1:${port}/v1/secret/data/seal-probe`;
+    const bao = await startOpenBaoPersistent({ port, dataDir });
+    try {
+      const headers = { 'x-vault-token': bao.rootToken };
+      const write = await request(secretUrl, { method: 'POST', headers, body: '{"data":{"v":"1"}}' });
+      await write.body.dump();
+      expect(write.statusCode).toBe(200);
+      expect(statSync(join(dataDir, OPENBAO_KEYS_FILE)).mode & 0o777).toBe(0o600);
+
+      await bao.seal();
+      const sealed = await request(secretUrl, { headers });
+      expect(await sealed.body.text()).toContain('sealed');
+      expect(sealed.statusCode).toBe(503);
+
+      await bao.unseal();
+      const read = await request(secretUrl, { headers });
+      expect(((await read.body.json()) as { data: { data: { v: string } } }).data.data.v).toBe('1');
+    } finally {
+      await bao.stop();
+    }
+
+    rmSync(join(dataDir, OPENBAO_KEYS_FILE));
+    await expect(startOpenBaoPersistent({ port, dataDir })).rejects.toMatchObject({
+      code: 'OPENBAO_LOCAL_STATE',
+    });
+    // The server it had started for the attempt was stopped again.
+    await assertPortFree(port, 'OpenBao');
+  }, 60_000);
+});
+
+describe('wipeStackData (--fresh)', () => {
+  it('deletes a folder the stack created but refuses one it did not', () => {
+    const foreign = join(scratch, 'not-a-stack');
+    mkdirSync(foreign, { recursive: true });
+    writeFileSync(join(foreign, 'precious.txt'), 'keep me');
+    expect(() => wipeStackData(foreign)).toThrow(/refusing to wipe/);
+    expect(existsSync(join(foreign, 'precious.txt'))).toBe(true);
+
+    const ours = join(scratch, 'a-stack');
+    mkdirSync(join(ours, 'openbao'), { recursive: true });
+    writeFileSync(join(ours, STACK_MARKER_FILE), '');
+    writeFileSync(join(ours, 'temporal.db'), '');
+    wipeStackData(ours);
+    expect(existsSync(ours)).toBe(false);
+  });
+});

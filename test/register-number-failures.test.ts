@@ -1,0 +1,127 @@
+// Permanent failures park the workflow for a human; manualReset and retry finish it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OnboardingWorkers } from '../src/onboarding-worker';
+import { startOnboarding } from '../src/onboarding/start-onboarding';
+import {
+  manualResetSignal,
+  manualResetUpdate,
+  onboardingStatusKey,
+  retrySignal,
+  statusQuery,
+  workflowIdFor,
+  type RegisterNumberResult,
+} from '../src/workflows/messages';
+import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { waitForStage } from './support/workflow-polling';
+
+let h: OnboardingHarness;
+let workers: OnboardingWorkers;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  h = await startOnboardingHarness({ namespace: 'wf-failures' });
+  workers = await h.createWorkers();
+  running = workers.run();
+});
+
+afterAll(async () => {
+  workers?.shutdown();
+  await running;
+  await h?.close();
+});
+
+const postsFor = (phoneNumberId: string) =>
+  h.sandbox.requests().filter((r) => r.method === 'POST' && r.phoneNumberId === phoneNumberId).length;
+
+describe('permanent Graph failures', () => {
+  it.each([
+    { scenario: { kind: 'expiredToken' } as const, type: 'GraphAuthError', code: 190 },
+    { scenario: { kind: 'invalidParameter', code: 100 } as const, type: 'GraphInvalidParameter', code: 100 },
+  ])(
+    'code $code is not retried and waits in AwaitingManualReset with the reason',
+    async ({ scenario, type, code }) => {
+      const [phoneNumberId] = phoneNumberIds(1) as [string];
+      h.sandbox.setScenario(phoneNumberId, scenario);
+      await startOnboarding(h.client, { phoneNumberId, tenant: 'acme' });
+      const status = await waitForStage(h.client, phoneNumberId, 'AwaitingManualReset');
+
+      expect(status.lastError).toMatchObject({ step: 'setTwoStepPin', type, graphCode: code, attempts: 1 });
+      expect(status.lastError?.fbtraceId).toBeTruthy();
+      expect(status.vault?.version).toBeGreaterThan(0);
+      expect(status.procedure).toContain('Two-step verification');
+      expect(postsFor(phoneNumberId)).toBe(1);
+
+      const description = await h.client.workflow.getHandle(workflowIdFor(phoneNumberId)).describe();
+      expect(description.typedSearchAttributes.get(onboardingStatusKey)).toBe('AwaitingManualReset');
+      const pinState = await h.pinStore.describe(phoneNumberId);
+      expect(pinState?.pendingVersion).toBe(status.vault?.version);
+      expect(pinState?.activeVersion).toBeUndefined();
+    },
+  );
+});
+
+describe('operator actions', () => {
+  it('refuses a malformed manualReset, then completes manually with the stored version active', async () => {
+    const [phoneNumberId] = phoneNumberIds(1) as [string];
+    h.sandbox.setScenario(phoneNumberId, { kind: 'expiredToken' });
+    await startOnboarding(h.client, { phoneNumberId });
+    const waiting = await waitForStage(h.client, phoneNumberId, 'AwaitingManualReset');
+    const handle = h.client.workflow.getHandle<(i: unknown) => Promise<RegisterNumberResult>>(
+      workflowIdFor(phoneNumberId),
+    );
+
+    // What an engineer might type into the UI's signal box: not an object, no operator.
+    await handle.signal(manualResetSignal, 'done' as never);
+    await handle.signal(manualResetSignal, { note: 'forgot my name' } as never);
+    // The Update beside the signal answers a bad payload with the reason, at once.
+    const refused: unknown = await handle
+      .executeUpdate(manualResetUpdate, { args: [{ operator: 42 } as never] })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect((refused as { cause?: Error } | undefined)?.cause?.message).toMatch(/"operator" is required/);
+    const afterRefusal = await handle.query(statusQuery);
+    expect(afterRefusal.stage).toBe('AwaitingManualReset');
+    expect(afterRefusal.lastRefusal?.reason).toMatch(/operator/);
+
+    await handle.signal(manualResetSignal, { operator: 'jane.doe', note: 'PIN changed in WhatsApp Manager' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('CompletedManually');
+    expect(result.operator).toBe('jane.doe');
+    const pinState = await h.pinStore.describe(phoneNumberId);
+    expect(pinState?.activeVersion).toBe(waiting.vault?.version);
+    expect(pinState?.pendingVersion).toBeUndefined();
+    const finalStatus = await handle.query(statusQuery);
+    expect(finalStatus.history).toEqual([
+      expect.objectContaining({ kind: 'manualReset', operator: 'jane.doe' }),
+    ]);
+    expect((await handle.describe()).typedSearchAttributes.get(onboardingStatusKey)).toBe(
+      'CompletedManually',
+    );
+  });
+
+  it('retry re-runs the failed step after the cause is fixed, and sets the same stored PIN', async () => {
+    const [phoneNumberId] = phoneNumberIds(1) as [string];
+    h.sandbox.setScenario(phoneNumberId, { kind: 'expiredToken' });
+    await startOnboarding(h.client, { phoneNumberId });
+    const waiting = await waitForStage(h.client, phoneNumberId, 'AwaitingManualReset');
+    const handle = h.client.workflow.getHandle(workflowIdFor(phoneNumberId));
+
+    // Still broken: the retry fails again and the workflow goes back to waiting.
+    await handle.signal(retrySignal, { operator: 'sam' });
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).history.length, { timeout: 15_000 })
+      .toBe(1);
+    await waitForStage(h.client, phoneNumberId, 'AwaitingManualReset');
+    expect(postsFor(phoneNumberId)).toBe(2);
+
+    h.sandbox.setScenario(phoneNumberId, undefined);
+    await handle.signal(retrySignal, { operator: 'sam', note: 'token rotated' });
+    const result = (await handle.result()) as RegisterNumberResult;
+    expect(result.outcome).toBe('Completed');
+    const active = await h.pinStore.readActivePin(phoneNumberId);
+    expect(active?.version).toBe(waiting.vault?.version);
+    expect(h.sandbox.pinOf(phoneNumberId)).toBe(active?.pin);
+  });
+});
