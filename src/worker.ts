@@ -29,7 +29,14 @@ VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS.
 
 Exit codes: 0 stopped cleanly, 2 configuration or connection error, 1 anything else.`;
 
-export async function runWorker(config: WorkerConfig): Promise<void> {
+export interface RunningWorker {
+  /** Resolves when both task-queue workers have stopped (after shutdown() or a signal). */
+  done: Promise<void>;
+  shutdown(): void;
+}
+
+/** Connects and starts the worker pair from a checked configuration. */
+export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(config.temporal);
   const vault = createVaultClient({
     address: config.vault.address,
@@ -60,11 +67,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       `Graph ${config.graph.baseUrl}/${config.graph.apiVersion}${config.graph.isSandbox ? ' (sandbox)' : ''} ` +
       `capped at ${config.graph.maxRequestsPerSecond}/s; vault ${config.vault.address}`,
   );
-  try {
-    await workers.run();
-  } finally {
-    await connection.close();
-  }
+  const done = workers.run().finally(() => connection.close());
+  return { done, shutdown: () => workers.shutdown() };
 }
 
 async function main(): Promise<number> {
@@ -83,7 +87,8 @@ async function main(): Promise<number> {
     const config = loadWorkerConfig(process.env, {
       local: Boolean(args.local) || process.env.ONBOARDING_LOCAL_STACK === '1',
     });
-    await runWorker(config);
+    const worker = await startWorker(config);
+    await worker.done;
     console.error('worker: stopped');
     return 0;
   } catch (err) {

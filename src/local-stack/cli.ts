@@ -105,6 +105,7 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings 
 /** Problems the person running the command fixes themselves: exit code 2. */
 const USER_FIXABLE = new Set([
   'USAGE',
+  'STACK_OPTIONS',
   'PORT_BUSY',
   'SERVER_BINARY_MISSING',
   'STACK_DATA_DIR',
@@ -208,7 +209,7 @@ async function main(): Promise<number> {
     const fixable = typeof code === 'string' && USER_FIXABLE.has(code);
     const logs = fixable ? '' : ` (logs in ${join(settings.dataDir, 'logs')})`;
     console.error(`stack: ${firstLine(err)}${logs}`);
-    return fixable || err instanceof RangeError ? 2 : 1;
+    return fixable ? 2 : 1;
   }
 
   let exitCode = 0;

@@ -75,6 +75,11 @@ export class MissingServerBinaryError extends Error {
   readonly code = 'SERVER_BINARY_MISSING';
 }
 
+export class StackOptionsError extends RangeError {
+  override readonly name = 'StackOptionsError';
+  readonly code = 'STACK_OPTIONS';
+}
+
 export class StackDataDirError extends Error {
   override readonly name = 'StackDataDirError';
   readonly code = 'STACK_DATA_DIR';
@@ -97,10 +102,10 @@ function assertDistinctPorts(ports: ReadonlyArray<readonly [number, string]>): v
   const seen = new Map<number, string>();
   for (const [port, purpose] of ports) {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-      throw new RangeError(`port for ${purpose} must be an integer from 1 to 65535 (got ${port})`);
+      throw new StackOptionsError(`port for ${purpose} must be an integer from 1 to 65535 (got ${port})`);
     }
     const other = seen.get(port);
-    if (other) throw new RangeError(`port ${port} is given for both ${other} and ${purpose}`);
+    if (other) throw new StackOptionsError(`port ${port} is given for both ${other} and ${purpose}`);
     seen.set(port, purpose);
   }
 }

@@ -1,0 +1,143 @@
+// `npm start`: the main job on the embedded local stack. Starts Temporal (with its Web UI),
+// OpenBao, the Graph sandbox and the codec server, runs a worker, onboards the example batch
+// through the batch starter, prints one line per number, and stops everything again. State
+// is kept in .data/, so `npm run stack` afterwards shows the same workflows in the UI.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/env-reader';
+import { loadScenarioFile } from './graph-sandbox/scenarios';
+import { connectOnboardingClient, loadOnboardingClientSettings } from './onboarding/onboarding-client';
+import { PortBusyError } from './local-stack/processes';
+import {
+  codecServerService,
+  DEFAULT_PRODUCT_PORTS,
+  graphSandboxService,
+  workerAppRoleService,
+} from './local-stack/product-services';
+import { projectRoot } from './local-stack/server-binaries';
+import { defaultStackDataDir, DEFAULT_STACK_PORTS, startLocalStack } from './local-stack/stack';
+import { runStarter } from './starter';
+import { startWorker } from './worker';
+import { loadWorkerConfig } from './worker-config';
+import { statusQuery, workflowIdFor, type RegisterNumberStatus } from './workflows/messages';
+import { readFileSync } from 'node:fs';
+import type { ReportEntry } from './batch/report';
+import { dataDir } from './local-stack/server-binaries';
+
+const HELP = `Usage: npm start [-- --file FILE --scenarios FILE]
+
+Runs the whole product on the embedded local stack: Temporal dev server (UI ${DEFAULT_STACK_PORTS.ui}),
+OpenBao (${DEFAULT_STACK_PORTS.vault}), the Graph sandbox (${DEFAULT_PRODUCT_PORTS.graphSandbox}) and the codec server
+(${DEFAULT_PRODUCT_PORTS.codecServer}); a worker; and the batch starter over the example numbers. Some numbers
+are failed on purpose by the sandbox (examples/sandbox-scenarios.json): they end waiting for a
+manual reset, as a real permanent failure would.
+
+Options:
+  --file FILE        numbers to onboard (default examples/numbers.csv)
+  --scenarios FILE   Graph sandbox faults per number (default examples/sandbox-scenarios.json)
+  --help             this text`;
+
+// The demo shortens the Graph back-off so transient faults clear in seconds, through the same
+// ONBOARDING_RETRY_SCHEDULES override operators use; production keeps the 30 s..30 min schedule.
+const DEMO_SCHEDULES = JSON.stringify({ graph: { initialInterval: '1s', maximumInterval: '5s' } });
+
+async function main(): Promise<number> {
+  const { values: args } = parseArgs({
+    options: { file: { type: 'string' }, scenarios: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');
+  const scenarios = loadScenarioFile(
+    args.scenarios ?? join(projectRoot, 'examples', 'sandbox-scenarios.json'),
+  );
+  const codecUrl = `http://127.0.0.1:${DEFAULT_PRODUCT_PORTS.codecServer}`;
+
+  console.log('Starting the local stack (Temporal, OpenBao, Graph sandbox, codec server)...');
+  const stack = await startLocalStack({
+    dataDir: defaultStackDataDir,
+    uiCodecEndpoint: codecUrl,
+    extraServices: [
+      workerAppRoleService(),
+      graphSandboxService({ port: DEFAULT_PRODUCT_PORTS.graphSandbox, scenarios }),
+      codecServerService({ port: DEFAULT_PRODUCT_PORTS.codecServer }),
+    ],
+  });
+  const sandboxUrl = stack.services.find((s) => s.name === 'Graph sandbox')?.url ?? '';
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: undefined,
+    GRAPH_BASE_URL: sandboxUrl,
+    ONBOARDING_RETRY_SCHEDULES: process.env.ONBOARDING_RETRY_SCHEDULES ?? DEMO_SCHEDULES,
+  };
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  try {
+    worker = await startWorker(loadWorkerConfig(env, { local: true }));
+    const reportFile = join(dataDir, 'demo-report.json');
+    const code = await runStarter({
+      argv: ['--file', file, '--wait', '--wait-timeout', '3m', '--report', reportFile],
+      env,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: interrupt.signal,
+    });
+    await printPerNumberSummary(reportFile, env);
+    console.log(
+      [
+        '',
+        `Look in the Temporal UI: run "npm run stack" and open ${stack.uiUrl}`,
+        `  numbers that need a person: search  OnboardingStatus="AwaitingManualReset"`,
+        '  each one\'s "current details" say what failed and how to finish (manualReset / retry).',
+        `  to read decoded payloads, set the UI's codec server to ${codecUrl} (see README "Secrets").`,
+      ].join('\n'),
+    );
+    // Numbers parked for a person are the expected end for the sandbox's permanent faults:
+    // the job itself succeeded unless the starter could not run (2) or was interrupted.
+    return code === 1 ? 0 : code;
+  } finally {
+    worker?.shutdown();
+    await worker?.done.catch(() => undefined);
+    await stack.stop();
+  }
+}
+
+async function printPerNumberSummary(reportFile: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { rows: ReportEntry[] };
+  const client = await connectOnboardingClient(loadOnboardingClientSettings(env));
+  try {
+    console.log('\nPer number:');
+    for (const row of report.rows) {
+      const id = row.phoneNumberId;
+      if (!id) continue;
+      const status: RegisterNumberStatus | undefined = await client.workflow
+        .getHandle(workflowIdFor(id))
+        .query(statusQuery)
+        .catch(() => undefined);
+      const reason = status?.lastError
+        ? `  ${status.lastError.type}${status.lastError.graphCode !== undefined ? ` (Graph code ${status.lastError.graphCode})` : ''}`
+        : '';
+      const vault = status?.vault ? `  PIN at ${status.vault.path} v${status.vault.version}` : '';
+      console.log(`  ${id}  ${(status?.stage ?? 'unknown').padEnd(20)}${vault}${reason}`);
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof PortBusyError) {
+      console.error(`start: ${err.message}. Is "npm run stack" already running? Stop it first.`);
+    } else if (err instanceof ConfigError) {
+      console.error(`start: ${err.message}`);
+    } else {
+      console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    process.exit(2);
+  },
+);

@@ -1,0 +1,79 @@
+// The product's own pieces of the local stack, plugged into startLocalStack: the Graph sandbox
+// (port 8099), the codec server the Web UI decodes payloads through (8888), and the worker's
+// least-privilege AppRole in OpenBao, whose credentials land in the git-ignored data folder.
+import { writeFileSync } from 'node:fs';
+import { loadCodecServerConfig } from '../codec/codec-config';
+import { startCodecServer } from '../codec/codec-server';
+import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
+import { startGraphSandbox } from '../graph-sandbox/server';
+import { scenariosFromEnv, type ScenarioMap } from '../graph-sandbox/scenarios';
+import { applyWorkerAccess } from '../vault/apply-worker-access';
+import { LOCAL_WORKER_APPROLE_FILE } from '../worker-config';
+import { assertPortFree } from './processes';
+import type { ExtraServiceStarter } from './stack';
+
+export const DEFAULT_PRODUCT_PORTS = { graphSandbox: 8099, codecServer: 8888 } as const;
+
+export const LOCAL_KV_MOUNT = 'secret';
+export const LOCAL_PIN_PREFIX = 'whatsapp/two-step-pins';
+
+export function graphSandboxService(opts: { port: number; scenarios?: ScenarioMap }): ExtraServiceStarter {
+  return async () => {
+    await assertPortFree(opts.port, 'Graph sandbox');
+    const sandbox = await startGraphSandbox({
+      port: opts.port,
+      accessToken: SANDBOX_ACCESS_TOKEN,
+      scenarios: { ...scenariosFromEnv(process.env), ...opts.scenarios },
+    });
+    return {
+      name: 'Graph sandbox',
+      url: sandbox.url,
+      env: { GRAPH_BASE_URL: sandbox.url },
+      stop: () => sandbox.close(),
+    };
+  };
+}
+
+export function codecServerService(opts: { port: number; uiUrl?: string }): ExtraServiceStarter {
+  return async (stack) => {
+    await assertPortFree(opts.port, 'codec server');
+    const config = loadCodecServerConfig(process.env, { local: true });
+    const ui = opts.uiUrl ?? stack.uiUrl;
+    const origins = new Set([...config.allowedOrigins, ui, ui.replace('127.0.0.1', 'localhost')]);
+    const server = await startCodecServer({
+      port: opts.port,
+      keyring: config.keyring,
+      authToken: config.authToken,
+      allowedOrigins: [...origins],
+    });
+    return {
+      name: 'codec server',
+      url: server.url,
+      env: { TEMPORAL_CODEC_ENDPOINT: server.url },
+      stop: () => server.close(),
+    };
+  };
+}
+
+/** Creates (idempotently) the worker's policy and AppRole, and leaves its credentials for `--local`. */
+export function workerAppRoleService(): ExtraServiceStarter {
+  return async (stack) => {
+    const access = await applyWorkerAccess({
+      address: stack.vaultAddress,
+      rootToken: stack.vaultToken,
+      mount: LOCAL_KV_MOUNT,
+      prefix: LOCAL_PIN_PREFIX,
+    });
+    writeFileSync(
+      LOCAL_WORKER_APPROLE_FILE,
+      JSON.stringify({ roleId: access.roleId, secretId: access.secretId, vaultAddress: stack.vaultAddress }),
+      { mode: 0o600 },
+    );
+    return {
+      name: 'worker AppRole',
+      url: `${stack.vaultAddress}/v1/auth/${access.approleMount}/role/${access.roleName}`,
+      env: { VAULT_ROLE_ID: access.roleId },
+      stop: async () => {},
+    };
+  };
+}
