@@ -16,6 +16,7 @@ import {
 } from './local-stack/product-services';
 import { projectRoot } from './local-stack/server-binaries';
 import { defaultStackDataDir, DEFAULT_STACK_PORTS, startLocalStack } from './local-stack/stack';
+import { installRuntimeLogging } from './runtime-logging';
 import { runStarter } from './starter';
 import { startWorker } from './worker';
 import { loadWorkerConfig } from './worker-config';
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  installRuntimeLogging(process.env.LOG_LEVEL, 'WARN');
   const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');
   const scenarios = loadScenarioFile(
     args.scenarios ?? join(projectRoot, 'examples', 'sandbox-scenarios.json'),

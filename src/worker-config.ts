@@ -6,13 +6,14 @@ import type { Env } from './config/env-reader';
 import type { Keyring } from './crypto/keyring';
 import { loadCodecKeyring } from './codec/codec-config';
 import { loadGraphConfig, type GraphConfig } from './graph/graph-config';
-import { dataDir } from './local-stack/server-binaries';
+import { defaultStackDataDir } from './local-stack/stack';
 import { loadPinSealingKeyring } from './pin/sealing-config';
 import { loadTemporalSettings, type TemporalSettings } from './temporal/temporal-connection';
 import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from './vault/vault-config';
 
 /** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
-export const LOCAL_WORKER_APPROLE_FILE = join(dataDir, 'worker-approle.json');
+export const WORKER_APPROLE_FILE_NAME = 'worker-approle.json';
+export const LOCAL_WORKER_APPROLE_FILE = join(defaultStackDataDir, WORKER_APPROLE_FILE_NAME);
 
 export interface WorkerConfig {
   local: boolean;

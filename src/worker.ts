@@ -4,6 +4,7 @@ import { createDataConverter } from './codec/data-converter';
 import { ConfigError } from './config/env-reader';
 import { createGraphClient } from './graph/graph-client';
 import { createOnboardingWorkers } from './onboarding-worker';
+import { installRuntimeLogging } from './runtime-logging';
 import { connectWorkerConnection, TemporalUnreachableError } from './temporal/temporal-connection';
 import { createPinStore } from './vault/pin-store';
 import { createVaultClient } from './vault/vault-client';
@@ -25,7 +26,7 @@ Options:
 Environment (see README "Configuration"): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*; GRAPH_BASE_URL, GRAPH_API_VERSION, GRAPH_ACCESS_TOKEN, GRAPH_MAX_REQUESTS_PER_SECOND;
 VAULT_ADDR, VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID, VAULT_NAMESPACE, VAULT_KV_MOUNT,
-VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS.
+VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS; LOG_LEVEL (INFO).
 
 Exit codes: 0 stopped cleanly, 2 configuration or connection error, 1 anything else.`;
 
@@ -84,6 +85,7 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
+    installRuntimeLogging(process.env.LOG_LEVEL, 'INFO');
     const config = loadWorkerConfig(process.env, {
       local: Boolean(args.local) || process.env.ONBOARDING_LOCAL_STACK === '1',
     });

@@ -137,6 +137,10 @@ describe('npm run stack (the local stack CLI)', () => {
       String(uiPort),
       '--vault-port',
       String(vaultPort),
+      '--graph-port',
+      String(await freePort()),
+      '--codec-port',
+      String(await freePort()),
       '--data-dir',
       dataDir,
     ];
@@ -237,6 +241,10 @@ describe('npm run stack (the local stack CLI)', () => {
         String(uiPort),
         '--vault-port',
         String(vaultPort),
+        '--graph-port',
+        String(await freePort()),
+        '--codec-port',
+        String(await freePort()),
         '--data-dir',
         join(scratch, 'busy-port'),
       ]);

@@ -5,6 +5,12 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import {
+  codecServerService,
+  DEFAULT_PRODUCT_PORTS,
+  graphSandboxService,
+  workerAppRoleService,
+} from './product-services';
 import { serversDir } from './server-binaries';
 import {
   DEFAULT_STACK_PORTS,
@@ -15,15 +21,14 @@ import {
   type LocalStack,
 } from './stack';
 
-/**
- * Services other parts of the project add to `npm run stack`, one line each, started in this
- * order once Temporal and OpenBao are up. For example:
- *   (stack) => startGraphSandboxService({ port: 8099, logDir: stack.logDir }),
- */
-const extraServices: ExtraServiceStarter[] = [];
-
-/** Where the Web UI finds the codec server; set once the codec server is one of extraServices. */
-const uiCodecEndpoint: string | undefined = undefined;
+/** The product's services on top of Temporal and OpenBao, started in this order. */
+function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
+  return [
+    workerAppRoleService(),
+    graphSandboxService({ port: settings.graphPort }),
+    codecServerService({ port: settings.codecPort }),
+  ];
+}
 
 const HELP = `Usage: npm run stack -- [options]
 
@@ -35,6 +40,8 @@ Options (each also settable by the environment variable shown; a flag wins):
   --temporal-port <port>  Temporal gRPC frontend      TEMPORAL_PORT     default ${DEFAULT_STACK_PORTS.temporal}
   --ui-port <port>        Temporal Web UI             TEMPORAL_UI_PORT  default ${DEFAULT_STACK_PORTS.ui}
   --vault-port <port>     OpenBao HTTP API            VAULT_PORT        default ${DEFAULT_STACK_PORTS.vault}
+  --graph-port <port>     Graph sandbox               GRAPH_SANDBOX_PORT default ${DEFAULT_PRODUCT_PORTS.graphSandbox}
+  --codec-port <port>     codec server for the UI     CODEC_SERVER_PORT  default ${DEFAULT_PRODUCT_PORTS.codecServer}
   --data-dir <path>       state and logs              STACK_DATA_DIR    default ${defaultStackDataDir}
   --fresh                 delete the data folder first (Temporal history and OpenBao secrets)
   --in-memory             keep nothing: Temporal in memory, OpenBao in dev mode
@@ -52,6 +59,8 @@ interface StackCliSettings {
   temporalPort: number;
   uiPort: number;
   vaultPort: number;
+  graphPort: number;
+  codecPort: number;
   dataDir: string;
   fresh: boolean;
   persistent: boolean;
@@ -75,6 +84,8 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings 
         'temporal-port': { type: 'string' },
         'ui-port': { type: 'string' },
         'vault-port': { type: 'string' },
+        'graph-port': { type: 'string' },
+        'codec-port': { type: 'string' },
         'data-dir': { type: 'string' },
         fresh: { type: 'boolean' },
         'in-memory': { type: 'boolean' },
@@ -96,6 +107,8 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings 
     temporalPort: port('temporal-port', 'TEMPORAL_PORT', DEFAULT_STACK_PORTS.temporal),
     uiPort: port('ui-port', 'TEMPORAL_UI_PORT', DEFAULT_STACK_PORTS.ui),
     vaultPort: port('vault-port', 'VAULT_PORT', DEFAULT_STACK_PORTS.vault),
+    graphPort: port('graph-port', 'GRAPH_SANDBOX_PORT', DEFAULT_PRODUCT_PORTS.graphSandbox),
+    codecPort: port('codec-port', 'CODEC_SERVER_PORT', DEFAULT_PRODUCT_PORTS.codecServer),
     dataDir: values['data-dir'] ?? (env.STACK_DATA_DIR?.trim() || defaultStackDataDir),
     fresh: values.fresh ?? false,
     persistent: !(values['in-memory'] ?? false),
@@ -199,8 +212,8 @@ async function main(): Promise<number> {
       vaultPort: settings.vaultPort,
       dataDir: settings.dataDir,
       persistent: settings.persistent,
-      uiCodecEndpoint,
-      extraServices,
+      uiCodecEndpoint: `http://127.0.0.1:${settings.codecPort}`,
+      extraServices: productServices(settings),
     });
   } catch (err) {
     // Stopped while starting: the servers may have died of the same Ctrl-C, which is no failure.

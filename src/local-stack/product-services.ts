@@ -8,7 +8,8 @@ import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
 import { startGraphSandbox } from '../graph-sandbox/server';
 import { scenariosFromEnv, type ScenarioMap } from '../graph-sandbox/scenarios';
 import { applyWorkerAccess } from '../vault/apply-worker-access';
-import { LOCAL_WORKER_APPROLE_FILE } from '../worker-config';
+import { WORKER_APPROLE_FILE_NAME } from '../worker-config';
+import { join } from 'node:path';
 import { assertPortFree } from './processes';
 import type { ExtraServiceStarter } from './stack';
 
@@ -55,7 +56,10 @@ export function codecServerService(opts: { port: number; uiUrl?: string }): Extr
   };
 }
 
-/** Creates (idempotently) the worker's policy and AppRole, and leaves its credentials for `--local`. */
+/**
+ * Creates (idempotently) the worker's policy and AppRole, and leaves its credentials in the
+ * stack's data folder, where `npm run worker -- --local` finds them.
+ */
 export function workerAppRoleService(): ExtraServiceStarter {
   return async (stack) => {
     const access = await applyWorkerAccess({
@@ -65,7 +69,7 @@ export function workerAppRoleService(): ExtraServiceStarter {
       prefix: LOCAL_PIN_PREFIX,
     });
     writeFileSync(
-      LOCAL_WORKER_APPROLE_FILE,
+      join(stack.dataDir, WORKER_APPROLE_FILE_NAME),
       JSON.stringify({ roleId: access.roleId, secretId: access.secretId, vaultAddress: stack.vaultAddress }),
       { mode: 0o600 },
     );
