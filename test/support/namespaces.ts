@@ -13,6 +13,8 @@ export const TEST_NAMESPACES = [
   'drill',
   'demo',
   'worker-cli',
+  'secrets-proof',
+  'ui',
   'spare-1',
   'spare-2',
 ] as const;
