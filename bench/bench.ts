@@ -1,0 +1,701 @@
+// `npm run bench`: throughput, latency and memory of the onboarding on the real local servers
+// (Temporal dev server in memory, OpenBao dev, the Graph sandbox answering at once), against a
+// bare three-activity workflow on the same worker settings; the starter's start rate against a
+// plain start loop; how closely the Graph rate cap is kept; the starter's dry run on 100,000 rows.
+// Figures for the report, not assertions.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { ActivityDeps } from '../src/activities';
+import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
+import { createKeyring } from '../src/crypto/keyring';
+import { createGraphClient } from '../src/graph/graph-client';
+import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
+import {
+  freePort,
+  startOpenBaoDev,
+  startTemporalDevServer,
+  type ManagedProcess,
+} from '../src/local-stack/processes';
+import { createOnboardingWorkers, WORKFLOWS_PATH } from '../src/onboarding-worker';
+import { startOnboarding } from '../src/onboarding/start-onboarding';
+import { installRuntimeLogging } from '../src/runtime-logging';
+import { runStarter } from '../src/starter';
+import { createPinStore } from '../src/vault/pin-store';
+import { createVaultClient } from '../src/vault/vault-client';
+import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../src/workflows/messages';
+import {
+  BASELINE_GRAPH_TASK_QUEUE,
+  BASELINE_TASK_QUEUE,
+  BASELINE_WORKFLOW_TYPE,
+  type BaselineActivities,
+} from './baseline-workflow';
+import {
+  mb,
+  onInterrupt,
+  PeakSampler,
+  percentile,
+  phoneNumberIds,
+  pool,
+  printTable,
+  procStatusBytes,
+  randomIdBase,
+  round,
+  SILENT_LOGGER,
+  waitForCount,
+  writeJson,
+} from './common';
+
+const HELP = `Usage: npm run bench -- [options]
+
+Measures, on its own local stack (free ports, in memory, stopped at the end):
+  - end-to-end throughput of registerNumber (numbers/s, first start to last Completed) with
+    p50/p95/p99 per-number latency and peak RSS, against a bare three-activity baseline
+    workflow on the same worker settings;
+  - the batch starter's start rate against a plain client.workflow.start loop;
+  - the Graph rate cap: what the sandbox sees with GRAPH_MAX_REQUESTS_PER_SECOND = R;
+  - the starter's --dry-run over generated rows: rows/s and peak memory.
+
+Options:
+  --sizes N,N,...      batch sizes for throughput (default 100,500,2000)
+  --out FILE           results JSON (default bench-results/bench.json)
+  --quick              small sizes (50,100), rate run 200 numbers, 300 starts, 20,000 dry-run rows
+  --rate R             Graph cap for the rate-adherence run (default 20)
+  --rate-numbers N     numbers in the rate-adherence run (default 30 * R, at most 2000)
+  --starts N           starts for the start-rate comparison (default 2000)
+  --dry-run-rows N     rows for the starter's dry run (default 100000)
+  --help               this text`;
+
+/** The one worker configuration used for registerNumber and for the baseline alike. */
+export const BENCH_WORKER_SETTINGS = {
+  maxConcurrentActivityTaskExecutions: 100,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  /** Not binding in the throughput runs: those measure the workflow, the rate run the cap. */
+  graphMaxRequestsPerSecond: 10_000,
+} as const;
+/** Starts in flight at once, for every batch (the starter's default). */
+const START_CONCURRENCY = 20;
+
+interface BenchOptions {
+  sizes: number[];
+  out: string;
+  rate: number;
+  rateNumbers: number;
+  starts: number;
+  dryRunRows: number;
+}
+
+function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sizes: { type: 'string' },
+      out: { type: 'string' },
+      quick: { type: 'boolean' },
+      rate: { type: 'string' },
+      'rate-numbers': { type: 'string' },
+      starts: { type: 'string' },
+      'dry-run-rows': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const int = (flag: string, raw: string | undefined, fallback: number, max: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} must be a whole number 1-${max}`);
+    return n;
+  };
+  const quick = values.quick ?? false;
+  const sizes = (values.sizes ?? (quick ? '50,100' : '100,500,2000'))
+    .split(',')
+    .map((s) => int('--sizes', s.trim(), 0, 20_000));
+  const rate = int('--rate', values.rate, 20, 500);
+  return {
+    sizes,
+    out: resolve(values.out ?? 'bench-results/bench.json'),
+    rate,
+    rateNumbers: int(
+      '--rate-numbers',
+      values['rate-numbers'],
+      quick ? 10 * rate : Math.min(2000, 30 * rate),
+      2000,
+    ),
+    starts: int('--starts', values.starts, quick ? 300 : 2000, 20_000),
+    dryRunRows: int('--dry-run-rows', values['dry-run-rows'], quick ? 20_000 : 100_000, 5_000_000),
+  };
+}
+
+interface Stack {
+  temporal: ManagedProcess & { address: string };
+  bao: ManagedProcess & { address: string; rootToken: string };
+  sandbox: GraphSandbox;
+  connection: Connection;
+  native: NativeConnection;
+  dataConverter: DataConverter;
+  deps: ActivityDeps;
+  /** Time spent in each dependency call, for the profile. */
+  profile: Map<string, { calls: number; ms: number }>;
+  ourBundle: WorkflowBundle;
+  baselineBundle: WorkflowBundle;
+  workDir: string;
+}
+
+export interface ThroughputResult {
+  workflow: 'registerNumber' | 'baseline';
+  n: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  peakRssMb: number;
+}
+
+/** Wraps every method of `target` so the time spent in it is added to `profile` under `prefix.name`. */
+function timed<T extends object>(target: T, prefix: string, profile: Stack['profile']): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(target)) {
+    if (typeof fn !== 'function') {
+      out[name] = fn;
+      continue;
+    }
+    out[name] = async (...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        return (await (fn as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+      } finally {
+        const entry = profile.get(`${prefix}.${name}`) ?? { calls: 0, ms: 0 };
+        entry.calls++;
+        entry.ms += performance.now() - started;
+        profile.set(`${prefix}.${name}`, entry);
+      }
+    };
+  }
+  return out as T;
+}
+
+async function startStack(namespaces: string[], workDir: string): Promise<Stack> {
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const bundleOpts = { failureConverterPath: FAILURE_CONVERTER_PATH, logger: SILENT_LOGGER };
+    const [temporal, bao, sandbox, ourBundle, baselineBundle] = await Promise.all([
+      startTemporalDevServer({
+        port: await freePort(),
+        headless: true,
+        extraNamespaces: namespaces,
+        logFile: join(workDir, 'temporal.log'),
+      }).then((p) => (started.push(p), p)),
+      startOpenBaoDev({
+        port: await freePort(),
+        rootToken: `bench-${randomBytes(12).toString('hex')}`,
+        logFile: join(workDir, 'openbao.log'),
+      }).then((p) => (started.push(p), p)),
+      startGraphSandbox({ accessToken: 'bench-graph-token' }).then(
+        (s) => (started.push({ stop: () => s.close() }), s),
+      ),
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...bundleOpts }),
+      bundleWorkflowCode({
+        workflowsPath: join(__dirname, `baseline-workflow${extname(__filename)}`),
+        ...bundleOpts,
+      }),
+    ]);
+    const [connection, native] = await Promise.all([
+      Connection.connect({ address: temporal.address }),
+      NativeConnection.connect({ address: temporal.address }),
+    ]);
+    const profile: Stack['profile'] = new Map();
+    const vault = createVaultClient({
+      address: bao.address,
+      auth: { kind: 'token', token: bao.rootToken },
+      timeoutMs: 10_000,
+    });
+    const deps: ActivityDeps = {
+      sealingKeyring: createKeyring([{ kid: 'bench-seal', key: randomBytes(32) }]),
+      vault: timed(createPinStore({ vault, mount: 'secret', prefix: 'bench/pins' }), 'vault', profile),
+      graph: timed(
+        createGraphClient({
+          baseUrl: sandbox.url,
+          apiVersion: 'v25.0',
+          accessToken: 'bench-graph-token',
+          headersTimeoutMs: 10_000,
+          bodyTimeoutMs: 10_000,
+        }),
+        'graph',
+        profile,
+      ),
+    };
+    const dataConverter = createDataConverter(createKeyring([{ kid: 'bench-codec', key: randomBytes(32) }]));
+    return {
+      temporal,
+      bao,
+      sandbox,
+      connection,
+      native,
+      dataConverter,
+      deps,
+      profile,
+      ourBundle,
+      baselineBundle,
+      workDir,
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    throw err;
+  }
+}
+
+async function stopStack(stack: Stack): Promise<void> {
+  await Promise.allSettled([stack.connection.close(), stack.native.close()]);
+  await Promise.allSettled([stack.sandbox.close(), stack.temporal.stop(), stack.bao.stop()]);
+}
+
+function clientFor(stack: Stack, namespace: string): Client {
+  return new Client({ connection: stack.connection, namespace, dataConverter: stack.dataConverter });
+}
+
+const baselineActivities: BaselineActivities = {
+  noopGenerate: async (id) => id,
+  noopStore: async () => 1,
+  noopGraph: async () => {},
+};
+
+/** The baseline's two workers, with exactly the settings createOnboardingWorkers gets. */
+async function baselineWorkers(stack: Stack, namespace: string) {
+  const { noopGraph, ...local } = baselineActivities;
+  const common = {
+    connection: stack.native,
+    namespace,
+    dataConverter: stack.dataConverter,
+    maxConcurrentActivityTaskExecutions: BENCH_WORKER_SETTINGS.maxConcurrentActivityTaskExecutions,
+  };
+  const [main, graph] = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: BASELINE_TASK_QUEUE,
+      workflowBundle: stack.baselineBundle,
+      activities: local,
+      maxConcurrentWorkflowTaskExecutions: BENCH_WORKER_SETTINGS.maxConcurrentWorkflowTaskExecutions,
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: BASELINE_GRAPH_TASK_QUEUE,
+      activities: { noopGraph },
+      maxTaskQueueActivitiesPerSecond: BENCH_WORKER_SETTINGS.graphMaxRequestsPerSecond,
+    }),
+  ]);
+  return {
+    async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+      const running = Promise.all([main.run(), graph.run()]);
+      try {
+        return await fn();
+      } finally {
+        for (const w of [main, graph]) if (w.getState() === 'RUNNING') w.shutdown();
+        await running;
+      }
+    },
+  };
+}
+
+async function ourWorkers(stack: Stack, namespace: string, graphCap: number) {
+  return createOnboardingWorkers({
+    connection: stack.native,
+    namespace,
+    deps: stack.deps,
+    graphMaxRequestsPerSecond: graphCap,
+    dataConverter: stack.dataConverter,
+    workflowBundle: stack.ourBundle,
+    maxConcurrentActivities: BENCH_WORKER_SETTINGS.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTasks: BENCH_WORKER_SETTINGS.maxConcurrentWorkflowTaskExecutions,
+  });
+}
+
+/** Start and close times of every Completed workflow in the namespace (server clock). */
+async function completedTimes(client: Client): Promise<Array<{ start: number; close: number }>> {
+  const times: Array<{ start: number; close: number }> = [];
+  for await (const wf of client.workflow.list({ query: "ExecutionStatus = 'Completed'", pageSize: 1000 })) {
+    if (wf.closeTime) times.push({ start: wf.startTime.getTime(), close: wf.closeTime.getTime() });
+  }
+  return times;
+}
+
+async function throughput(
+  stack: Stack,
+  workflow: ThroughputResult['workflow'],
+  namespace: string,
+  n: number,
+): Promise<ThroughputResult> {
+  const client = clientFor(stack, namespace);
+  const ids = phoneNumberIds(randomIdBase(), n);
+  const workers =
+    workflow === 'baseline'
+      ? await baselineWorkers(stack, namespace)
+      : await ourWorkers(stack, namespace, BENCH_WORKER_SETTINGS.graphMaxRequestsPerSecond);
+  const rss = new PeakSampler(() => process.memoryUsage.rss());
+  const timeoutMs = Math.max(180_000, n * 200);
+  const done = await workers.runUntil(async () => {
+    await pool(ids, START_CONCURRENCY, async (id) => {
+      if (workflow === 'baseline') {
+        await client.workflow.start(BASELINE_WORKFLOW_TYPE, {
+          workflowId: `baseline-${id}`,
+          taskQueue: BASELINE_TASK_QUEUE,
+          args: [{ phoneNumberId: id }],
+        });
+      } else {
+        const res = await startOnboarding(client, { phoneNumberId: id });
+        if (res.outcome !== 'started') throw new Error(`${id}: ${res.outcome}`);
+      }
+    });
+    return waitForCount(client, "ExecutionStatus = 'Completed'", n, { timeoutMs, everyMs: 200 });
+  });
+  const peakRss = rss.stop();
+  if (done < n) throw new Error(`${workflow} N=${n}: only ${done} completed within ${timeoutMs / 1000} s`);
+  const times = await completedTimes(client);
+  const first = Math.min(...times.map((t) => t.start));
+  const last = Math.max(...times.map((t) => t.close));
+  const latencies = times.map((t) => t.close - t.start).sort((a, b) => a - b);
+  const seconds = (last - first) / 1000;
+  return {
+    workflow,
+    n,
+    seconds: round(seconds, 2),
+    perSecond: round(n / seconds, 1),
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies[latencies.length - 1] ?? Number.NaN,
+    },
+    peakRssMb: mb(peakRss),
+  };
+}
+
+function csvOf(ids: readonly string[]): string {
+  return `phone_number_id,waba_id,display_phone_number,tenant\n${ids
+    .map(
+      (id, i) =>
+        `${id},${100_200_300 + (i % 50)},+1 555-01${String(i % 100).padStart(2, '0')},tenant-${i % 7}`,
+    )
+    .join('\n')}\n`;
+}
+
+async function writeCsv(file: string, ids: readonly string[]): Promise<void> {
+  const out = createWriteStream(file);
+  const chunk = 10_000;
+  for (let i = 0; i < ids.length; i += chunk) {
+    const text = csvOf(ids.slice(i, i + chunk));
+    // Only the first chunk keeps its header line.
+    const body = i === 0 ? text : text.slice(text.indexOf('\n') + 1);
+    if (!out.write(body)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolveEnd, reject) =>
+    out.end((err?: Error | null) => (err ? reject(err) : resolveEnd())),
+  );
+}
+
+interface StartRateResult {
+  n: number;
+  concurrency: number;
+  plainLoopPerSecond: number;
+  starterPerSecond: number;
+  ratio: number;
+}
+
+async function startRates(stack: Stack, n: number): Promise<StartRateResult> {
+  // No worker polls these namespaces: the starts are measured alone.
+  const plainClient = clientFor(stack, 'starts-plain');
+  const plainIds = phoneNumberIds(randomIdBase(), n);
+  let t0 = performance.now();
+  await pool(plainIds, START_CONCURRENCY, (id) =>
+    plainClient.workflow.start(WORKFLOW_TYPE, {
+      workflowId: workflowIdFor(id),
+      taskQueue: ONBOARDING_TASK_QUEUE,
+      args: [{ phoneNumberId: id }],
+    }),
+  );
+  const plainSeconds = (performance.now() - t0) / 1000;
+
+  const csv = join(stack.workDir, 'starts.csv');
+  await writeCsv(csv, phoneNumberIds(randomIdBase(), n));
+  let output = '';
+  const sink = { write: (text: string) => (output += text) };
+  t0 = performance.now();
+  const code = await runStarter({
+    argv: ['--file', csv, '--concurrency', String(START_CONCURRENCY)],
+    env: {},
+    stdout: sink,
+    stderr: sink,
+    client: clientFor(stack, 'starts-starter'),
+  });
+  const starterSeconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`the starter exited ${code}:\n${output}`);
+  const plain = n / plainSeconds;
+  const starter = n / starterSeconds;
+  return {
+    n,
+    concurrency: START_CONCURRENCY,
+    plainLoopPerSecond: round(plain),
+    starterPerSecond: round(starter),
+    ratio: round(starter / plain, 2),
+  };
+}
+
+export interface RateWindowStats {
+  requests: number;
+  spanSeconds: number;
+  maxPerSecondWindow: number;
+  steadyMeanPerSecond: number;
+}
+
+/** Max requests in any 1-second window [t, t+1000), and the mean over the middle 80% of the span. */
+export function rateWindows(timestamps: readonly number[]): RateWindowStats {
+  const t = [...timestamps].sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (j < t.length && (t[j] ?? 0) < (t[i] ?? 0) + 1000) j++;
+    max = Math.max(max, j - i);
+  }
+  const first = t[0] ?? 0;
+  const last = t[t.length - 1] ?? 0;
+  const span = last - first;
+  const from = first + span * 0.1;
+  const to = last - span * 0.1;
+  const inMiddle = t.filter((x) => x >= from && x < to).length;
+  return {
+    requests: t.length,
+    spanSeconds: round(span / 1000, 2),
+    maxPerSecondWindow: max,
+    steadyMeanPerSecond: to > from ? round(inMiddle / ((to - from) / 1000), 2) : Number.NaN,
+  };
+}
+
+interface RateResult extends RateWindowStats {
+  cap: number;
+  numbers: number;
+  maxRatio: number;
+  steadyRatio: number;
+}
+
+async function rateAdherence(stack: Stack, cap: number, n: number): Promise<RateResult> {
+  const client = clientFor(stack, 'rate');
+  stack.sandbox.reset();
+  const ids = phoneNumberIds(randomIdBase(), n);
+  const workers = await ourWorkers(stack, 'rate', cap);
+  const done = await workers.runUntil(async () => {
+    await pool(ids, START_CONCURRENCY, (id) => startOnboarding(client, { phoneNumberId: id }));
+    return waitForCount(client, "ExecutionStatus = 'Completed'", n, {
+      timeoutMs: Math.max(120_000, (n / cap) * 3000),
+      everyMs: 500,
+    });
+  });
+  if (done < n) throw new Error(`rate run: only ${done} of ${n} completed`);
+  const posts = stack.sandbox.requests().filter((r) => r.method === 'POST');
+  const stats = rateWindows(posts.map((r) => Date.parse(r.at)));
+  return {
+    cap,
+    numbers: n,
+    ...stats,
+    maxRatio: round(stats.maxPerSecondWindow / cap, 2),
+    steadyRatio: round(stats.steadyMeanPerSecond / cap, 2),
+  };
+}
+
+interface DryRunResult {
+  rows: number;
+  exitCode: number;
+  wallSeconds: number;
+  /** As the starter reports it with --stats (reading and validating only, no process start-up). */
+  starterRowsPerSecond?: number;
+  starterPeakRssMb?: number;
+  /** The child process's VmHWM: the whole process, tsx loader included. */
+  processPeakRssMb: number;
+}
+
+async function dryRun(workDir: string, rows: number): Promise<DryRunResult> {
+  const csv = join(workDir, 'dry-run.csv');
+  await writeCsv(csv, phoneNumberIds(randomIdBase(), rows));
+  const t0 = performance.now();
+  // `node --import tsx` runs the starter in this one process, so /proc/<pid> is the starter itself.
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/starter.ts', '--file', csv, '--dry-run', '--stats'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const pid = child.pid ?? -1;
+  const hwm = new PeakSampler(() => procStatusBytes(pid, 'VmHWM'), 50);
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.resume();
+  const exitCode = await new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
+  const peak = hwm.stop();
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const stats = /(\d+) rows\/s · peak RSS ([\d.]+) MB/.exec(stdout);
+  return {
+    rows,
+    exitCode,
+    wallSeconds: round(wallSeconds, 2),
+    starterRowsPerSecond: stats?.[1] ? Number(stats[1]) : undefined,
+    starterPeakRssMb: stats?.[2] ? Number(stats[2]) : undefined,
+    processPeakRssMb: mb(peak),
+  };
+}
+
+function profileSummary(profile: Stack['profile'], numbers: number) {
+  return Object.fromEntries(
+    [...profile].map(([name, { calls, ms }]) => [
+      name,
+      { callsPerNumber: round(calls / numbers, 2), msPerCall: round(ms / calls, 2) },
+    ]),
+  );
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message} (see --help)`);
+    return 2;
+  }
+  if (opts === 'help') {
+    console.log(HELP);
+    return 0;
+  }
+  installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
+  const workDir = mkdtempSync(join(tmpdir(), 'pin-onboarding-bench-'));
+  const namespaces = [
+    'warmup-base',
+    'warmup-ours',
+    ...opts.sizes.flatMap((n) => [`ours-${n}`, `base-${n}`]),
+    'starts-plain',
+    'starts-starter',
+    'rate',
+  ];
+  console.error(`bench: starting the stack (logs in ${workDir})...`);
+  const stack = await startStack([...new Set(namespaces)], workDir);
+  const uninstall = onInterrupt(async () => {
+    await stopStack(stack);
+    rmSync(workDir, { recursive: true, force: true });
+  });
+  try {
+    console.error('bench: warm-up...');
+    await throughput(stack, 'baseline', 'warmup-base', 50);
+    await throughput(stack, 'registerNumber', 'warmup-ours', 50);
+    stack.profile.clear();
+
+    const throughputs: ThroughputResult[] = [];
+    const profiles: Record<string, unknown> = {};
+    for (const n of opts.sizes) {
+      console.error(`bench: N=${n} baseline...`);
+      throughputs.push(await throughput(stack, 'baseline', `base-${n}`, n));
+      console.error(`bench: N=${n} registerNumber...`);
+      stack.profile.clear();
+      throughputs.push(await throughput(stack, 'registerNumber', `ours-${n}`, n));
+      profiles[String(n)] = profileSummary(stack.profile, n);
+    }
+    console.error(`bench: start rates over ${opts.starts} starts...`);
+    const starts = await startRates(stack, opts.starts);
+    console.error(`bench: Graph rate cap ${opts.rate}/s over ${opts.rateNumbers} numbers...`);
+    const rate = await rateAdherence(stack, opts.rate, opts.rateNumbers);
+    console.error(`bench: starter --dry-run over ${opts.dryRunRows} rows...`);
+    const dry = await dryRun(workDir, opts.dryRunRows);
+
+    const ratios = opts.sizes.map((n) => {
+      const ours = throughputs.find((t) => t.n === n && t.workflow === 'registerNumber');
+      const base = throughputs.find((t) => t.n === n && t.workflow === 'baseline');
+      return { n, ratio: ours && base ? round(ours.perSecond / base.perSecond, 2) : Number.NaN };
+    });
+
+    console.log('\nEnd-to-end throughput (first start to last Completed; latency = workflow start to close)');
+    printTable(
+      ['workflow', 'N', 'seconds', 'numbers/s', 'p50 ms', 'p95 ms', 'p99 ms', 'peak RSS MB', 'vs baseline'],
+      throughputs.map((t) => [
+        t.workflow,
+        t.n,
+        t.seconds,
+        t.perSecond,
+        t.latencyMs.p50,
+        t.latencyMs.p95,
+        t.latencyMs.p99,
+        t.peakRssMb,
+        t.workflow === 'registerNumber' ? (ratios.find((r) => r.n === t.n)?.ratio ?? '') : '',
+      ]),
+    );
+    console.log(`\nStarts (concurrency ${starts.concurrency}, ${starts.n} starts, no worker running)`);
+    printTable(
+      ['plain loop /s', 'starter /s', 'starter / plain'],
+      [[starts.plainLoopPerSecond, starts.starterPerSecond, starts.ratio]],
+    );
+    console.log(`\nGraph rate cap (GRAPH_MAX_REQUESTS_PER_SECOND=${rate.cap}, ${rate.numbers} numbers)`);
+    printTable(
+      ['requests', 'span s', 'max in any 1 s', 'max / cap', 'steady mean /s', 'steady / cap'],
+      [
+        [
+          rate.requests,
+          rate.spanSeconds,
+          rate.maxPerSecondWindow,
+          rate.maxRatio,
+          rate.steadyMeanPerSecond,
+          rate.steadyRatio,
+        ],
+      ],
+    );
+    console.log(`\nStarter --dry-run (${dry.rows} rows)`);
+    printTable(
+      ['rows/s (starter)', 'peak RSS MB (starter)', 'process VmHWM MB', 'wall s', 'exit'],
+      [
+        [
+          dry.starterRowsPerSecond ?? '?',
+          dry.starterPeakRssMb ?? '?',
+          dry.processPeakRssMb,
+          dry.wallSeconds,
+          dry.exitCode,
+        ],
+      ],
+    );
+    console.log('\nWhere registerNumber spends its activity time (per number)');
+    for (const [n, summary] of Object.entries(profiles)) console.log(`  N=${n}: ${JSON.stringify(summary)}`);
+
+    writeJson(opts.out, {
+      when: new Date().toISOString(),
+      machine: {
+        cpus: (await import('node:os')).cpus().length,
+        node: process.version,
+        platform: process.platform,
+      },
+      workerSettings: {
+        ...BENCH_WORKER_SETTINGS,
+        startConcurrency: START_CONCURRENCY,
+        maxCachedWorkflows: 'SDK default',
+      },
+      throughput: throughputs,
+      ratioToBaseline: ratios,
+      activityProfile: profiles,
+      starts,
+      rateCap: rate,
+      dryRun: dry,
+    });
+    console.log(`\nresults: ${opts.out}`);
+    return 0;
+  } finally {
+    uninstall();
+    await stopStack(stack);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

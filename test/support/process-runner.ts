@@ -1,0 +1,103 @@
+// Runs one of the product's CLIs as a real child process (through tsx, as `npm run ...` does) and
+// keeps every byte it writes to stdout and stderr, so tests can read what an operator would see.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+const TSX_CLI = resolve(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+export interface CapturedProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Exit code, or the signal that ended the process. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first line (stdout or stderr) matching; fails if the process exits first. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Safe to call twice. */
+  stop(graceMs?: number): Promise<number | NodeJS.Signals>;
+}
+
+export interface RunTsxOptions {
+  name: string;
+  /** The entry point relative to the project root, e.g. src/worker.ts. */
+  script: string;
+  args?: string[];
+  /** The whole environment of the child: nothing is inherited unless passed here. */
+  env: Record<string, string>;
+}
+
+/** `node node_modules/tsx/dist/cli.mjs <script> <args>` in the project root. */
+export function runTsx(opts: RunTsxOptions): CapturedProcess {
+  const child: ChildProcess = spawn(process.execPath, [TSX_CLI, opts.script, ...(opts.args ?? [])], {
+    cwd: PROJECT_ROOT,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  const exited = new Promise<number | NodeJS.Signals>((resolveExit) => {
+    // 'close' rather than 'exit': by then both pipes are drained, so nothing written is missed.
+    child.once('close', (code, signal) => resolveExit(code ?? signal ?? 0));
+    child.once('error', () => resolveExit(-1));
+  });
+  let ended = false;
+  void exited.then(() => (ended = true));
+  const stdout = () => Buffer.concat(out).toString('utf8');
+  const stderr = () => Buffer.concat(err).toString('utf8');
+
+  return {
+    name: opts.name,
+    pid: child.pid ?? -1,
+    exited,
+    stdout,
+    stderr,
+    async waitForLine(pattern, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = `${stdout()}\n${stderr()}`.split('\n').find((l) => pattern.test(l));
+        if (line !== undefined) return line;
+        if (ended) {
+          throw new Error(
+            `${opts.name} exited (${String(await exited)}) before printing ${pattern}:\n${stderr()}\n${stdout()}`,
+          );
+        }
+        if (Date.now() >= deadline) {
+          throw new Error(`${opts.name} did not print ${pattern} within ${timeoutMs} ms:\n${stderr()}`);
+        }
+        await sleep(100);
+      }
+    },
+    async stop(graceMs = 10_000) {
+      if (!ended && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const cancel = new AbortController();
+        const grace = sleep(graceMs, false, { signal: cancel.signal }).catch(() => true);
+        const done = await Promise.race([exited.then(() => true), grace]).finally(() => cancel.abort());
+        if (!done) child.kill('SIGKILL');
+      }
+      return exited;
+    },
+  };
+}
+
+/** Waits for a process to end by itself; kills it and fails if it takes longer than `timeoutMs`. */
+export async function waitForExit(
+  proc: CapturedProcess,
+  timeoutMs: number,
+): Promise<number | NodeJS.Signals> {
+  const cancel = new AbortController();
+  const timer = sleep(timeoutMs, 'timeout' as const, { signal: cancel.signal }).catch(() => undefined);
+  const result = await Promise.race([proc.exited, timer]).finally(() => cancel.abort());
+  if (result === 'timeout' || result === undefined) {
+    await proc.stop(1_000);
+    throw new Error(
+      `${proc.name} did not finish within ${timeoutMs} ms:\n${proc.stderr()}\n${proc.stdout()}`,
+    );
+  }
+  return result;
+}

@@ -1,0 +1,112 @@
+// The worker process itself: configuration is checked at start-up with one line naming the
+// variable, and a configured worker serves both queues and stops gracefully on SIGTERM.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { generateKeyringValue } from '../src/crypto/keyring';
+import { projectRoot } from '../src/local-stack/server-binaries';
+
+const TSX = join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runWorker(
+  env: Record<string, string>,
+  opts: { stopAfter?: RegExp; args?: string[] } = {},
+): Promise<Exit> {
+  return new Promise((resolveExit, reject) => {
+    const child = spawn(process.execPath, [TSX, 'src/worker.ts', ...(opts.args ?? [])], {
+      cwd: projectRoot,
+      // Only what the test gives: nothing from the developer's shell may satisfy a check.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    let stopSent = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // One SIGTERM, as an orchestrator sends; a second one would mean "stop now".
+      if (!stopSent && opts.stopAfter?.test(stderr)) {
+        stopSent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveExit({ code, stdout, stderr });
+    });
+  });
+}
+
+function baseEnv(): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: 'worker-cli',
+    VAULT_ADDR: inject('vaultAddress'),
+    VAULT_TOKEN: inject('vaultRootToken'),
+    PIN_SEALING_KEYS: generateKeyringValue('seal-1'),
+    PAYLOAD_CODEC_KEYS: generateKeyringValue('codec-1'),
+  };
+}
+
+const meaningfulLines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+describe('worker start-up checks', () => {
+  it('refuses to start against the real Graph API without GRAPH_ACCESS_TOKEN, in one line naming it', async () => {
+    const result = await runWorker({ ...baseEnv(), GRAPH_BASE_URL: 'https://graph.facebook.com' });
+    expect(result.code).toBe(2);
+    const lines = meaningfulLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^worker: GRAPH_ACCESS_TOKEN /);
+  });
+
+  it('refuses a malformed VAULT_ADDR, in one line naming it', async () => {
+    const result = await runWorker({
+      ...baseEnv(),
+      GRAPH_BASE_URL: 'http://127.0.0.1:9',
+      VAULT_ADDR: 'vault:8200',
+    });
+    expect(result.code).toBe(2);
+    const lines = meaningfulLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^worker: VAULT_ADDR /);
+  });
+
+  it('refuses a missing sealing key outside the local stack, without echoing any key', async () => {
+    const env = { ...baseEnv(), GRAPH_BASE_URL: 'http://127.0.0.1:9' } as Record<string, string>;
+    delete env.PIN_SEALING_KEYS;
+    const result = await runWorker(env);
+    expect(result.code).toBe(2);
+    expect(meaningfulLines(result.stderr)).toEqual([
+      expect.stringMatching(/^worker: PIN_SEALING_KEYS is not set/),
+    ]);
+    expect(result.stderr).not.toContain(env.PAYLOAD_CODEC_KEYS!.split(':')[1]!);
+  });
+
+  it('documents itself with --help', async () => {
+    const result = await runWorker({}, { args: ['--help'] });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('GRAPH_MAX_REQUESTS_PER_SECOND');
+    expect(result.stdout).toContain('--local');
+  });
+
+  it('starts with a valid configuration, and stops gracefully on SIGTERM', async () => {
+    const token = `tok-${randomBytes(6).toString('hex')}`;
+    const result = await runWorker(
+      { ...baseEnv(), GRAPH_BASE_URL: 'http://127.0.0.1:9', GRAPH_ACCESS_TOKEN: token, LOG_LEVEL: 'WARN' },
+      { stopAfter: /worker: ready/ },
+    );
+    expect(result.stderr).toMatch(/worker: ready on .* namespace "worker-cli"/);
+    expect(result.stderr).toContain('worker: stopped');
+    expect(result.code).toBe(0);
+    expect(result.stderr + result.stdout).not.toContain(token);
+  });
+});
