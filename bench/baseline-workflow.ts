@@ -8,9 +8,9 @@ export const BASELINE_TASK_QUEUE = 'bench-baseline';
 export const BASELINE_GRAPH_TASK_QUEUE = 'bench-baseline-graph';
 
 export interface BaselineActivities {
-  noopGenerate(id: string): Promise<string>;
-  noopStore(id: string): Promise<number>;
-  noopGraph(id: string): Promise<void>;
+  noopGenerate: (id: string) => Promise<string>;
+  noopStore: (id: string) => Promise<number>;
+  noopGraph: (id: string) => Promise<void>;
 }
 
 const local = proxyActivities<BaselineActivities>({

@@ -167,7 +167,7 @@ function timed<T extends object>(target: T, prefix: string, profile: Stack['prof
     out[name] = async (...args: unknown[]) => {
       const started = performance.now();
       try {
-        return (await (fn as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+        return await (fn as (...a: unknown[]) => Promise<unknown>).apply(target, args);
       } finally {
         const entry = profile.get(`${prefix}.${name}`) ?? { calls: 0, ms: 0 };
         entry.calls++;

@@ -74,6 +74,10 @@ export class WorkerChild {
 
   private exitedWith: number | NodeJS.Signals | undefined;
 
+  private exitStatus(): number | NodeJS.Signals | undefined {
+    return this.exitedWith;
+  }
+
   private countReady(): number {
     if (!existsSync(this.logFile)) return 0;
     return readFileSync(this.logFile, 'utf8').split('worker: ready').length - 1;
@@ -98,8 +102,9 @@ export class WorkerChild {
     });
     const deadline = Date.now() + timeoutMs;
     while (this.countReady() <= this.readyLines) {
-      if (this.exitedWith !== undefined) {
-        throw new Error(`the worker exited (${this.exitedWith}) before it was ready; see ${this.logFile}`);
+      const ended = this.exitStatus();
+      if (ended !== undefined) {
+        throw new Error(`the worker exited (${ended}) before it was ready; see ${this.logFile}`);
       }
       if (Date.now() > deadline) {
         await proc.stop();
@@ -399,9 +404,15 @@ export function workerKillDrill(size: number, times = 3): DrillSpec {
       for (let k = 1; k <= times; k++) {
         const at = await run.waitForFraction(k / (times + 1));
         await ctx.worker.kill();
-        notes.push(`SIGKILL #${k} at ${at}/${run.size} settled`);
+        const killedAt = Date.now();
         await ctx.worker.start();
+        notes.push(
+          `SIGKILL #${k} at ${at}/${run.size} settled, new worker ready after ${((Date.now() - killedAt) / 1000).toFixed(1)} s`,
+        );
       }
+      const lastStart = Date.now();
+      await run.waitForFraction(1);
+      notes.push(`batch settled ${((Date.now() - lastStart) / 1000).toFixed(1)} s after the last restart`);
       return notes;
     },
   };

@@ -49,6 +49,10 @@ describe('permanent Graph failures', () => {
       expect(status.lastError?.fbtraceId).toBeTruthy();
       expect(status.vault?.version).toBeGreaterThan(0);
       expect(status.procedure).toContain('Two-step verification');
+      // Nobody set a deadline: the default gives an operator 14 days.
+      const daysLeft = (Date.parse(status.deadline!) - Date.now()) / 86_400_000;
+      expect(daysLeft).toBeGreaterThan(13.9);
+      expect(daysLeft).toBeLessThanOrEqual(14);
       expect(postsFor(phoneNumberId)).toBe(1);
 
       const description = await h.client.workflow.getHandle(workflowIdFor(phoneNumberId)).describe();

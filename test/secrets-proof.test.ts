@@ -44,7 +44,15 @@ const STAGES: readonly OnboardingStage[] = [
   'Abandoned',
 ];
 const { History } = temporal.api.history.v1;
-const { Payload } = temporal.api.common.v1;
+
+/** Decoded messages carry their protobufjs type (the generated classes are reflection-based). */
+function isPayloadMessage(value: unknown): value is temporal.api.common.v1.Payload {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { $type?: { fullName?: string } }).$type?.fullName === '.temporal.api.common.v1.Payload'
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The search: one function, used for the proof and for the controls that show it finds things.
@@ -169,7 +177,7 @@ function visitPayloads(
     ? node.map((v, i): [number, unknown] => [i, v])
     : Object.entries(node);
   for (const [key, value] of entries) {
-    if (value instanceof Payload) {
+    if (isPayloadMessage(value)) {
       visit(
         { payload: value, ...(inSearchAttributes ? { searchAttribute: String(key) } : {}) },
         (replacement) => ((node as Record<string | number, unknown>)[key] = replacement),
@@ -260,6 +268,7 @@ let failedStage: OnboardingStage | undefined;
 const vaultPins: Array<{ id: string; version: number; pin: string; record: unknown }> = [];
 const vaultActive = new Map<string, number | undefined>();
 const sandboxState = new Map<string, { pin: string | null; body: Buffer }>();
+const workerTokenPolicies: string[][] = [];
 const rawHistories = new Map<Case, Buffer>();
 const decodedHistories = new Map<Case, { history: temporal.api.history.v1.History; decoded: number }>();
 
@@ -336,7 +345,7 @@ beforeAll(async () => {
       VAULT_KV_MOUNT: KV_MOUNT,
       VAULT_PIN_PREFIX: prefix,
       PIN_SEALING_KEYS: sealingKeys,
-      // The most the worker can log: every SDK line there is.
+      // More than DEBUG: the most verbose level the worker's SDK logger has.
       LOG_LEVEL: 'TRACE',
     },
   });
@@ -419,12 +428,38 @@ beforeAll(async () => {
     sandboxState.set(ids[c], { pin: (JSON.parse(body.toString()) as { pin: string | null }).pin, body });
   }
 
+  // Whose tokens did the worker use? Those its AppRole login created (the test itself never logs in).
+  const accessors = await rootVault.request({
+    method: 'GET',
+    path: 'auth/token/accessors',
+    query: { list: true },
+  });
+  for (const accessor of (accessors.body as { data?: { keys?: string[] } }).data?.keys ?? []) {
+    const found = await rootVault.request({
+      method: 'POST',
+      path: 'auth/token/lookup-accessor',
+      body: { accessor },
+    });
+    const data = (found.body as { data?: { policies?: string[]; meta?: Record<string, string> | null } })
+      .data;
+    if (data?.meta?.role_name === access.roleName) workerTokenPolicies.push(data.policies ?? []);
+  }
+
   // Stop the long-running processes now, so that everything they will ever log is captured.
   await Promise.all([worker.stop(), sandbox.stop()]);
 }, 150_000);
 
 afterAll(async () => {
   await Promise.allSettled([worker?.stop(), sandbox?.stop(), starter?.stop()]);
+  if (process.env.KEEP_TEST_LOGS) {
+    for (const p of [worker, starter, sandbox]) {
+      if (p)
+        writeFileSync(
+          join(inject('logDir'), `secrets-proof-${p.name.replace(/ /g, '-')}.log`),
+          p.stderr() + p.stdout(),
+        );
+    }
+  }
   await Promise.allSettled([connection?.close(), rootVault?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -524,6 +559,19 @@ describe('the run', () => {
     expect(results.get('manual')).toMatchObject({ outcome: 'CompletedManually', operator: 'jane.doe' });
     expect(results.get('retried')?.outcome).toBe('Completed');
     expect(failedStage).toBe('AwaitingManualReset');
+    const graphCalls = (id: string, status: number) =>
+      (sandbox as CapturedProcess)
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes(`POST /v25.0/${id} -> ${status}`)).length;
+    expect([graphCalls(ids.throttled, 400), graphCalls(ids.throttled, 200)]).toEqual([2, 1]);
+    expect([graphCalls(ids.retried, 401), graphCalls(ids.retried, 200)]).toEqual([1, 1]);
+    expect([graphCalls(ids.manual, 401), graphCalls(ids.manual, 200)]).toEqual([1, 0]);
+  });
+
+  it('ran the worker on its AppRole, whose tokens carry the worker policy only', () => {
+    expect(workerTokenPolicies.length).toBeGreaterThanOrEqual(1);
+    for (const policies of workerTokenPolicies) expect(policies).toEqual([access.policyName]);
     expect((sandbox as CapturedProcess).stdout()).toMatch(
       new RegExp(`POST /v[0-9.]+/${ids.throttled} -> 400`),
     );
@@ -579,10 +627,12 @@ describe('the search finds what is there (controls)', () => {
     expect(found(token, `POST /v25.0/1 authorization: Bearer ${graphToken}`)[0]?.form).toBe('plain');
     // Inside a base64 blob at each of the three alignments, and JSON-escaped.
     for (const lead of ['', 'x', 'xy']) {
-      const blob = Buffer.from(`${lead}{"token":"${graphToken}"}`).toString('base64');
-      expect(found(token, `payload ${blob}`).map((h) => h.form)).toContain('base64');
-      const blobUrl = Buffer.from(`${lead}{"token":"${graphToken}"}`).toString('base64url');
-      expect(found(token, `payload ${blobUrl}`).map((h) => h.form)).toContain('base64url');
+      for (const encoding of ['base64', 'base64url'] as const) {
+        const blob = Buffer.from(`${lead}{"token":"${graphToken}"}`).toString(encoding);
+        expect(found(token, `payload ${blob}`).map((h) => h.form)).toContainEqual(
+          expect.stringMatching(/^base64/),
+        );
+      }
     }
     const quoted: Secret = { label: 'a secret with a quote', value: 'abc"def/ghi+jkl' };
     expect(found(quoted, JSON.stringify({ s: quoted.value }))[0]?.form).toBe('json-escaped');

@@ -3,6 +3,7 @@
 // is silently recorded as refused.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import {
   manualResetUpdate,
   retryUpdate,
@@ -11,7 +12,7 @@ import {
   type RegisterNumberStatus,
   type RetryInput,
 } from '../workflows/messages';
-import { describeOnboarding, firstLine, queryStatus } from './onboarding-lookup';
+import { describeOnboarding, firstLine, queryStatus, type OnboardingExecution } from './onboarding-lookup';
 import { OpsError } from './ops-error';
 
 const FINAL_STAGES: readonly OnboardingStage[] = ['Completed', 'CompletedManually', 'Abandoned'];
@@ -66,13 +67,7 @@ async function request(
 ): Promise<RequestOutcome> {
   const execution = await describeOnboarding(client, phoneNumberId);
   // A closed workflow cannot take an Update; say what it ended as rather than Temporal's error.
-  if (execution.executionStatus !== 'RUNNING') {
-    throw new OpsError(
-      'NOT_WAITING',
-      `number ${phoneNumberId} is not waiting for an operator: its workflow has closed as ` +
-        `${execution.stage ?? 'unknown stage'} (Temporal status ${execution.executionStatus})`,
-    );
-  }
+  if (execution.executionStatus !== 'RUNNING') throw closedError(execution);
   const deadline = Date.now() + opts.waitTimeoutMs;
   let answered: RegisterNumberStatus | undefined;
   try {
@@ -84,6 +79,8 @@ async function request(
     if (err instanceof WorkflowUpdateFailedError) {
       throw await refusal(client, execution.workflowId, phoneNumberId, err, opts.queryTimeoutMs);
     }
+    // The workflow closed between the describe and the Update (another operator, the deadline).
+    if (err instanceof WorkflowNotFoundError) throw await closedMeanwhile(client, phoneNumberId);
     throw err;
   }
   if (answered === undefined) return { kind: 'still-working' };
@@ -106,6 +103,21 @@ async function follow(
     await sleep(FOLLOW_POLL_MS);
     status = await queryStatus(client, workflowId, queryTimeoutMs);
   }
+}
+
+function closedError(execution: OnboardingExecution): OpsError {
+  return new OpsError(
+    'NOT_WAITING',
+    `number ${execution.phoneNumberId} is not waiting for an operator: its workflow has closed as ` +
+      `${execution.stage ?? 'unknown stage'} (Temporal status ${execution.executionStatus})`,
+  );
+}
+
+async function closedMeanwhile(client: Client, phoneNumberId: string): Promise<OpsError> {
+  const execution = await describeOnboarding(client, phoneNumberId);
+  return execution.executionStatus === 'RUNNING'
+    ? new OpsError('REFUSED', `number ${phoneNumberId}: the workflow did not take the request; try again`)
+    : closedError(execution);
 }
 
 /**

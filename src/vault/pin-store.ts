@@ -107,6 +107,16 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
         createdAt: record.createdAt,
       };
       let lastMismatch: unknown;
+      // Nearly every number is new: write blind with cas=0 (refused once any version exists), and
+      // only on a mismatch read what is there. Saves a metadata read on the common path.
+      try {
+        const { version } = await vault.kvWrite(mount, path, { ...data }, { cas: 0 });
+        await setPending(record.phoneNumberId, version, {});
+        return { path: logicalPath(record.phoneNumberId), version };
+      } catch (err) {
+        if (!isVaultError(err, 'VaultCasMismatch')) throw err;
+        lastMismatch = err;
+      }
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const meta = await vault.kvReadMetadata(mount, path);
         const current = meta?.currentVersion ?? 0;

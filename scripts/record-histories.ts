@@ -1,0 +1,222 @@
+// Records the replay fixtures in test/histories/: real runs of registerNumber on a throwaway local
+// stack (a Temporal dev server and an OpenBao dev server on free ports, the Graph sandbox, the
+// product's workers), one per path a running workflow can be on, saved as the Web UI saves them.
+//
+//   npx tsx scripts/record-histories.ts
+//
+// Run it again after a deliberate, versioned change to the workflow (and keep the old files while
+// workflows recorded under them can still be running). Payloads are encrypted with the fixtures'
+// own codec key (test/histories/codec-keys.txt, made for these files only), and the PINs inside
+// are sealed under a key generated here and never written anywhere.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createDataConverter } from '../src/codec/data-converter';
+import { createKeyring } from '../src/crypto/keyring';
+import { createGraphClient } from '../src/graph/graph-client';
+import type { Scenario } from '../src/graph-sandbox/scenarios';
+import { startGraphSandbox } from '../src/graph-sandbox/server';
+import { freePort, startOpenBaoDev, startTemporalDevServer } from '../src/local-stack/processes';
+import { LOCAL_KV_MOUNT, LOCAL_PIN_PREFIX } from '../src/local-stack/product-services';
+import { createOnboardingWorkers } from '../src/onboarding-worker';
+import { startOnboarding } from '../src/onboarding/start-onboarding';
+import { readCodecKeysFile } from '../src/replay/codec-keys-file';
+import { historyToJson } from '../src/replay/history-json';
+import { installRuntimeLogging } from '../src/runtime-logging';
+import { createPinStore } from '../src/vault/pin-store';
+import { createVaultClient } from '../src/vault/vault-client';
+import {
+  manualResetSignal,
+  retrySignal,
+  retryUpdate,
+  statusQuery,
+  workflowIdFor,
+  type RegisterNumberInput,
+  type RegisterNumberStatus,
+} from '../src/workflows/messages';
+
+const HISTORIES_DIR = resolve(__dirname, '..', 'test', 'histories');
+const GRAPH_TOKEN = `record-${randomBytes(8).toString('hex')}`;
+
+interface Recording {
+  file: string;
+  input: RegisterNumberInput;
+  /** What the sandbox does for this number at the start. */
+  scenario?: Scenario;
+  /** What an operator does while the run is open; the run is then followed to its close. */
+  operate?: (ctx: OperatorContext) => Promise<void>;
+}
+
+interface OperatorContext {
+  client: Client;
+  phoneNumberId: string;
+  clearScenario: () => void;
+}
+
+/** Polls the status query (a waiting workflow never closes, so there is nothing to await). */
+async function waitFor(
+  client: Client,
+  phoneNumberId: string,
+  done: (s: RegisterNumberStatus) => boolean,
+): Promise<RegisterNumberStatus> {
+  const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId));
+  for (let i = 0; i < 600; i++) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status && done(status)) return status;
+    await sleep(100);
+  }
+  throw new Error(`${phoneNumberId} did not reach the expected state`);
+}
+
+const parked = (s: RegisterNumberStatus) => s.stage === 'AwaitingManualReset';
+
+// Fixed, obviously fake phone-number ids: the files are compared across re-recordings.
+const RECORDINGS: Recording[] = [
+  {
+    file: 'happy-path.json',
+    input: { phoneNumberId: '100000000000001', tenant: 'fixture', displayPhoneNumber: '+1 555-010-0001' },
+  },
+  {
+    file: 'throttled-then-succeeded.json',
+    input: {
+      phoneNumberId: '100000000000002',
+      tenant: 'fixture',
+      retrySchedules: { graph: { initialInterval: '1s', maximumInterval: '2s' } },
+    },
+    scenario: { kind: 'throttled', code: 80007, times: 2, regainAccessMinutes: 0 },
+  },
+  {
+    file: 'manual-reset.json',
+    input: { phoneNumberId: '100000000000003', tenant: 'fixture' },
+    scenario: { kind: 'expiredToken' },
+    // From the UI's signal box: first a malformed payload (refused), then the right one.
+    operate: async ({ client, phoneNumberId }) => {
+      await waitFor(client, phoneNumberId, parked);
+      const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId));
+      await handle.signal(manualResetSignal, { note: 'forgot the operator' } as never);
+      await waitFor(client, phoneNumberId, (s) => s.lastRefusal !== undefined);
+      await handle.signal(manualResetSignal, {
+        operator: 'jane.doe',
+        note: 'PIN changed in WhatsApp Manager',
+      });
+    },
+  },
+  {
+    file: 'retry.json',
+    input: { phoneNumberId: '100000000000004', tenant: 'fixture' },
+    scenario: { kind: 'expiredToken' },
+    // A retry (signal) before the cause is fixed fails again; after the fix, a retry (Update, as
+    // `npm run ops -- retry` sends it) completes.
+    operate: async ({ client, phoneNumberId, clearScenario }) => {
+      await waitFor(client, phoneNumberId, parked);
+      const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId));
+      await handle.signal(retrySignal, { operator: 'sam' });
+      await waitFor(client, phoneNumberId, (s) => parked(s) && s.history.length === 1);
+      clearScenario();
+      await handle.executeUpdate(retryUpdate, { args: [{ operator: 'sam', note: 'token rotated' }] });
+    },
+  },
+  {
+    file: 'abandoned.json',
+    input: { phoneNumberId: '100000000000005', tenant: 'fixture', manualResetDeadline: '3s' },
+    scenario: { kind: 'expiredToken' },
+  },
+];
+
+/** Worker and client identities name this host; the fixtures name the script instead. */
+function anonymise(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(anonymise);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k, k === 'identity' ? 'record-histories' : anonymise(v)]),
+  );
+}
+
+async function main(): Promise<void> {
+  installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
+  const codecKeyring = readCodecKeysFile(join(HISTORIES_DIR, 'codec-keys.txt'));
+  const dataConverter = createDataConverter(codecKeyring);
+  const logDir = mkdtempSync(join(tmpdir(), 'record-histories-'));
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    console.log('starting a Temporal dev server, OpenBao and the Graph sandbox...');
+    const [temporal, bao, sandbox] = await Promise.all([
+      startTemporalDevServer({
+        port: await freePort(),
+        headless: true,
+        logFile: join(logDir, 'temporal.log'),
+      }),
+      startOpenBaoDev({
+        port: await freePort(),
+        rootToken: `root-${randomBytes(12).toString('hex')}`,
+        logFile: join(logDir, 'openbao.log'),
+      }),
+      startGraphSandbox({ accessToken: GRAPH_TOKEN }),
+    ]);
+    stops.push(
+      () => temporal.stop(),
+      () => bao.stop(),
+      () => sandbox.close(),
+    );
+    const vault = createVaultClient({
+      address: bao.address,
+      auth: { kind: 'token', token: bao.rootToken },
+      timeoutMs: 5_000,
+    });
+    const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+    stops.unshift(() => nativeConnection.close());
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.unshift(() => connection.close());
+    const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
+    const workers = await createOnboardingWorkers({
+      connection: nativeConnection,
+      namespace: temporal.namespace,
+      deps: {
+        // Thrown away at exit: the sealed PINs in the fixtures can never be opened.
+        sealingKeyring: createKeyring([{ kid: 'record-histories-throwaway', key: randomBytes(32) }]),
+        vault: createPinStore({ vault, mount: LOCAL_KV_MOUNT, prefix: LOCAL_PIN_PREFIX }),
+        graph: createGraphClient({
+          baseUrl: sandbox.url,
+          apiVersion: 'v25.0',
+          accessToken: GRAPH_TOKEN,
+          headersTimeoutMs: 5_000,
+          bodyTimeoutMs: 5_000,
+        }),
+      },
+      graphMaxRequestsPerSecond: 100,
+      dataConverter,
+    });
+
+    await workers.runUntil(async () => {
+      for (const recording of RECORDINGS) {
+        const { phoneNumberId } = recording.input;
+        sandbox.setScenario(phoneNumberId, recording.scenario);
+        const started = await startOnboarding(client, recording.input);
+        await recording.operate?.({
+          client,
+          phoneNumberId,
+          clearScenario: () => sandbox.setScenario(phoneNumberId, undefined),
+        });
+        const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId), started.runId);
+        const result: unknown = await handle.result();
+        const history = await handle.fetchHistory();
+        const json = anonymise(historyToJson(history));
+        writeFileSync(join(HISTORIES_DIR, recording.file), `${JSON.stringify(json, null, 2)}\n`);
+        const outcome = (result as { outcome?: string }).outcome;
+        console.log(`${recording.file}: ${history.events?.length ?? 0} events, outcome ${outcome}`);
+      }
+    });
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`record-histories: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
