@@ -15,6 +15,6 @@ export function loadPinSealingKeyring(env: Env, opts: { local: boolean }): Keyri
   if (opts.local) return loadOrCreateLocalKeyring(PIN_SEALING_KEYS, join(dataDir, 'pin-sealing.keys'));
   throw new ConfigError(
     PIN_SEALING_KEYS,
-    'is not set: give "kid:base64key" with a 32-byte key (openssl rand -base64 32); see README "Keys"',
+    'is not set: give "kid:base64key" with a 32-byte key (openssl rand -base64 32); see docs/secrets.md',
   );
 }
