@@ -2,13 +2,16 @@
 // `list` finds, what `show` says, and that `reset` / `retry` finish a number, or refuse clearly.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadScenarioFile } from '../src/graph-sandbox/scenarios';
 import { freePort } from '../src/local-stack/processes';
 import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { runOps } from '../src/ops/ops-cli';
 import type { OnboardingListEntry } from '../src/ops/parked-numbers';
+import { runStarter } from '../src/starter';
 import { statusQuery, workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
 import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
 import { waitForStage } from './support/workflow-polling';
@@ -268,6 +271,58 @@ describe('ops retry', () => {
       )
       .toEqual([invalid]);
   });
+});
+
+describe('after the example batch (examples/numbers.csv with examples/sandbox-scenarios.json)', () => {
+  it('list shows exactly the batch numbers the sandbox fails every time, and reset completes one', async () => {
+    const scenarios = loadScenarioFile(join(PROJECT_ROOT, 'examples', 'sandbox-scenarios.json'));
+    for (const [id, scenario] of Object.entries(scenarios)) h.sandbox.setScenario(id, scenario);
+    // Faults with a count clear after a few tries; the others are permanent failures.
+    const permanent = Object.entries(scenarios)
+      .filter(([, scenario]) => scenario.kind !== 'chaos' && scenario.times === undefined)
+      .map(([id]) => id)
+      .sort();
+    expect(permanent.length).toBeGreaterThan(1);
+    let starterOut = '';
+    const starterCode = await runStarter({
+      argv: ['--file', join(PROJECT_ROOT, 'examples', 'numbers.csv'), '--wait', '--wait-timeout', '2m'],
+      env: {
+        ONBOARDING_RETRY_SCHEDULES: JSON.stringify({
+          graph: { initialInterval: '1s', maximumInterval: '2s' },
+        }),
+      },
+      stdout: { write: (t: string) => (starterOut += t) },
+      stderr: { write: () => true, isTTY: false },
+      client: h.client,
+    });
+    // Exit 1: some numbers wait for a human, which is the point.
+    expect(starterCode, starterOut).toBe(1);
+    const batch = new Set(
+      readFileSync(join(PROJECT_ROOT, 'examples', 'numbers.csv'), 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(',')[0])
+        .filter((id): id is string => Boolean(id)),
+    );
+    await expect
+      .poll(
+        async () =>
+          (JSON.parse((await ops('list', '--json')).stdout) as OnboardingListEntry[])
+            .map((e) => e.phoneNumberId)
+            .filter((id) => batch.has(id))
+            .sort(),
+        { timeout: 20_000, interval: 300 },
+      )
+      .toEqual(permanent);
+
+    const [first] = permanent as [string];
+    const { code, stdout } = await ops('reset', first, '--operator', 'jane.doe');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      new RegExp(`^reset: number ${first} is CompletedManually; vault \\S+ version 1 is active\n$`),
+    );
+    expect((await h.pinStore.describe(first))?.activeVersion).toBe(1);
+  }, 180_000);
 });
 
 describe('command line', () => {

@@ -3,18 +3,22 @@
 // change is caught, and `npm run replay` does the same for files and for executions on a server.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
 import { createKeyring, parseKeyring } from '../src/crypto/keyring';
 import { createOnboardingWorkers, type OnboardingWorkers } from '../src/onboarding-worker';
+import { serverBinary } from '../src/local-stack/server-binaries';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { readCodecKeysFile } from '../src/replay/codec-keys-file';
 import { readHistoryFile, type HistorySource } from '../src/replay/history-file';
+import { historyFromJson } from '../src/replay/history-json';
 import { runReplay } from '../src/replay/replay-cli';
 import { workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
 import {
@@ -78,12 +82,16 @@ async function replayCli(args: string[], env: Record<string, string> = {}): Prom
   return { code, stdout, stderr };
 }
 
-async function replayInProcess(argv: string[], workflowsPath?: string): Promise<Captured> {
+async function replayInProcess(
+  argv: string[],
+  workflowsPath?: string,
+  env: Record<string, string> = {},
+): Promise<Captured> {
   let stdout = '';
   let stderr = '';
   const code = await runReplay({
     argv,
-    env: {},
+    env,
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
     workflowsPath,
@@ -121,7 +129,7 @@ describe('committed histories', () => {
           });
           return;
         }
-        if (key === 'failure' || key === 'cause') {
+        if (key === 'failure' || key === 'lastFailure' || key === 'cause') {
           failures++;
           expect(o.message, `${file}: a failure message in clear`).toBe('Encoded failure');
           expect(o.stackTrace ?? '', `${file}: a stack trace in clear`).toBe('');
@@ -141,6 +149,23 @@ describe('committed histories', () => {
     const [result] = await replayAll(await workflowBundle(), [source as HistorySource], wrongKey);
     expect(result?.error).toBeDefined();
     expect(result?.error).not.toBeInstanceOf(DeterminismViolationError);
+  });
+});
+
+describe('history JSON', () => {
+  it('reads enum values in their short form too, as newer tools write them ("WorkflowTaskCompleted")', () => {
+    const full = readFileSync(join(HISTORIES_DIR, 'retry.json'), 'utf8');
+    const pascal = (constant: string) =>
+      constant.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _sep, c: string) => c.toUpperCase());
+    const short = full.replace(
+      /": "(?:EVENT_TYPE|TASK_QUEUE_KIND|RETRY_STATE|APPLICATION_ERROR_CATEGORY)_([A-Z_]+)"/g,
+      (_m, rest: string) => `": "${pascal(rest)}"`,
+    );
+    expect(short).toContain('"eventType": "WorkflowExecutionUpdateAccepted"');
+    expect(short).not.toMatch(/EVENT_TYPE_|TASK_QUEUE_KIND_|RETRY_STATE_/);
+    const encoded = (text: string) =>
+      Buffer.from(temporal.api.history.v1.History.encode(historyFromJson(JSON.parse(text))).finish());
+    expect(encoded(short).equals(encoded(full))).toBe(true);
   });
 });
 
@@ -281,6 +306,40 @@ describe('npm run replay', () => {
       }
       expect(lines.at(-1)).toBe('replayed 2 histories: 2 ok, 0 nondeterministic, 0 errors');
       expect(code).toBe(0);
+    });
+
+    it('replays what `temporal workflow show --output json` saved, as the UI download would be', async () => {
+      const show = spawn(
+        serverBinary('temporal'),
+        ['workflow', 'show', '--workflow-id', workflowIdFor(completed), '--output', 'json'],
+        {
+          env: {
+            PATH: process.env.PATH,
+            TEMPORAL_ADDRESS: inject('temporalAddress'),
+            TEMPORAL_NAMESPACE: 'replay',
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let json = '';
+      show.stdout.on('data', (d: Buffer) => (json += d.toString()));
+      expect(await new Promise((done) => show.once('exit', done))).toBe(0);
+      const dir = mkdtempSync(join(tmpdir(), 'replay-test-'));
+      try {
+        const file = join(dir, `${workflowIdFor(completed)}.json`);
+        writeFileSync(file, json);
+        const { code, stdout, stderr } = await replayInProcess([file], undefined, {
+          TEMPORAL_ADDRESS: inject('temporalAddress'),
+          PAYLOAD_CODEC_KEYS: codecKeys,
+        });
+        expect(stderr).toBe('');
+        expect(stdout).toBe(
+          `ok              ${workflowIdFor(completed)}.json\nreplayed 1 history: 1 ok, 0 nondeterministic, 0 errors\n`,
+        );
+        expect(code).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('a query that matches nothing replays nothing: exit 1', async () => {

@@ -72,13 +72,18 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     status.stage === 'AwaitingManualReset' && request === undefined
       ? undefined
       : `the workflow is ${status.stage}, not waiting for an operator`;
+  // A manual reset means "Meta now holds the stored PIN": impossible before one was stored.
+  const noStoredPin = () =>
+    status.vault
+      ? undefined
+      : 'no PIN was stored for this number yet, so none can be set by hand: send retry';
   const accept = (next: OperatorRequest) => {
     request = next;
   };
 
   setHandler(statusQuery, () => status);
   setHandler(manualResetSignal, (payload) => {
-    const problem = manualResetProblem(payload) ?? notWaiting();
+    const problem = manualResetProblem(payload) ?? notWaiting() ?? noStoredPin();
     if (problem) refuse('manualReset', problem);
     else accept({ kind: 'manualReset', input: payload });
   });
@@ -96,7 +101,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     },
     {
       validator: (payload: unknown) => {
-        const problem = manualResetProblem(payload) ?? notWaiting();
+        const problem = manualResetProblem(payload) ?? notWaiting() ?? noStoredPin();
         if (problem) throw new Error(problem);
       },
     },
