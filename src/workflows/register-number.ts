@@ -68,10 +68,12 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     log.warn('operator input refused', { signal, reason });
     if (status.stage === 'AwaitingManualReset') setCurrentDetails(awaitingManualResetDetails(status));
   };
-  const notWaiting = () =>
-    status.stage === 'AwaitingManualReset' && request === undefined
-      ? undefined
-      : `the workflow is ${status.stage}, not waiting for an operator`;
+  const notWaiting = () => {
+    if (status.stage !== 'AwaitingManualReset')
+      return `the workflow is ${status.stage}, not waiting for an operator`;
+    if (request !== undefined) return `an operator's ${request.kind} is already being carried out`;
+    return undefined;
+  };
   // A manual reset means "Meta now holds the stored PIN": impossible before one was stored.
   const noStoredPin = () =>
     status.vault
