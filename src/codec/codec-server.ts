@@ -20,6 +20,7 @@
 //   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
 //   at {url}/login with the token from the secret store (same cookie as above).
 // Scripts and tests send `Authorization: Bearer <token>` directly.
+import { HttpError } from '../http/http-error';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,16 +57,6 @@ export const CREDENTIAL_COOKIE = 'temporal_codec_token';
 const CREDENTIAL_COOKIE_MAX_AGE_SECONDS = 12 * 3600;
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
 
 export async function startCodecServer(opts: CodecServerOptions): Promise<CodecServer> {
   const host = opts.host ?? '127.0.0.1';

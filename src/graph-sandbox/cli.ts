@@ -11,7 +11,8 @@ import {
   SCENARIOS_ENV,
   type ScenarioMap,
 } from './scenarios';
-import { DEFAULT_SANDBOX_PORT, SandboxPortBusyError, startGraphSandbox } from './server';
+import { PortBusyError } from '../local-stack/processes';
+import { DEFAULT_SANDBOX_PORT, startGraphSandbox } from './server';
 
 const HELP = `Graph sandbox: a local stand-in for graph.facebook.com with fault injection.
 
@@ -97,7 +98,7 @@ async function main() {
     scenarios,
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   }).catch((err: unknown) => {
-    if (err instanceof SandboxPortBusyError) fail(err.message);
+    if (err instanceof PortBusyError) fail(err.message);
     fail(`could not listen on ${values.host}:${port}: ${(err as Error).message}`);
   });
 

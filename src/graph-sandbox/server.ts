@@ -3,6 +3,7 @@
 // and read-only inspection so tests and drills can check what "Meta" received. Meta cannot be reached
 // from here, and its behaviour under failure is exactly what the product must survive.
 import { randomBytes } from 'node:crypto';
+import { PortBusyError } from '../local-stack/processes';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GRAPH_API_VERSION_PATTERN, SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
@@ -79,19 +80,6 @@ export interface GraphSandbox {
   requests(): RequestLogEntry[];
   /** Forgets PINs, counters and the request log; scenarios and WABAs go back to the start options. */
   reset(): void;
-}
-
-export class SandboxPortBusyError extends Error {
-  override readonly name = 'SandboxPortBusyError';
-  readonly code = 'PORT_BUSY';
-  constructor(
-    readonly port: number,
-    readonly host: string,
-  ) {
-    super(
-      `port ${port} (Graph sandbox) is already in use on ${host}: stop whatever holds it or choose another port`,
-    );
-  }
 }
 
 class HttpProblem extends Error {
@@ -597,7 +585,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
 
   await new Promise<void>((resolveListen, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new SandboxPortBusyError(options.port ?? 0, host) : err);
+      reject(err.code === 'EADDRINUSE' ? new PortBusyError(options.port ?? 0, 'Graph sandbox', host) : err);
     };
     server.once('error', onError);
     server.listen(options.port ?? 0, host, () => {

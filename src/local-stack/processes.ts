@@ -23,9 +23,10 @@ export class PortBusyError extends Error {
   constructor(
     readonly port: number,
     readonly purpose: string,
+    readonly host = '127.0.0.1',
   ) {
     super(
-      `port ${port} (${purpose}) is already in use on 127.0.0.1: stop whatever holds it or choose another port`,
+      `port ${port} (${purpose}) is already in use on ${host}: stop whatever holds it or choose another port`,
     );
   }
 }

@@ -10,6 +10,7 @@
 // starts are idempotent (one workflow id per number, duplicates reported not started), so a
 // redelivery never onboards a number twice. Answering 200 first and starting afterwards would be
 // faster, but an event accepted and then lost in a crash would never come back.
+import { HttpError } from '../http/http-error';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -70,16 +71,6 @@ export interface TriggerServer {
 
 const silentLogger: TriggerLogger = { info() {}, warn() {}, error() {} };
 const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant']);
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
