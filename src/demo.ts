@@ -50,7 +50,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  installRuntimeLogging(process.env.LOG_LEVEL, 'WARN');
+  installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');
   const scenarios = loadScenarioFile(
     args.scenarios ?? join(projectRoot, 'examples', 'sandbox-scenarios.json'),

@@ -5,7 +5,8 @@ import { ConfigError } from './config/env-reader';
 import { createGraphClient } from './graph/graph-client';
 import { createOnboardingWorkers } from './onboarding-worker';
 import { installRuntimeLogging } from './runtime-logging';
-import { connectWorkerConnection, TemporalUnreachableError } from './temporal/temporal-connection';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { TemporalUnreachableError, type TemporalSettings } from './temporal/temporal-connection';
 import { createPinStore } from './vault/pin-store';
 import { createVaultClient } from './vault/vault-client';
 import { loadWorkerConfig, type WorkerConfig } from './worker-config';
@@ -29,6 +30,16 @@ VAULT_ADDR, VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID, VAULT_NAMESPACE, VAU
 VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS; LOG_LEVEL (INFO).
 
 Exit codes: 0 stopped cleanly, 2 configuration or connection error, 1 anything else.`;
+
+// Here, not beside the client's connection: it loads the SDK's native core, which processes
+// that only start workflows (the starter, the trigger, ops) should not pay for.
+export async function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(settings.connectionOptions as NativeConnectionOptions);
+  } catch (err) {
+    throw new TemporalUnreachableError(settings.address, err);
+  }
+}
 
 export interface RunningWorker {
   /** Resolves when both task-queue workers have stopped (after shutdown() or a signal). */

@@ -4,7 +4,6 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError, type Env } from '../config/env-reader';
 
 export const LOCAL_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -64,12 +63,4 @@ export async function connectClient(
     throw new TemporalUnreachableError(settings.address, err);
   }
   return new Client({ connection, namespace: settings.namespace, dataConverter });
-}
-
-export async function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect(settings.connectionOptions as NativeConnectionOptions);
-  } catch (err) {
-    throw new TemporalUnreachableError(settings.address, err);
-  }
 }
