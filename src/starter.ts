@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { BatchFileError } from './batch/batch-file-error';
-import { followWorkflows, type FollowTarget } from './batch/follow-workflows';
+import type { FollowTarget } from './batch/follow-workflows';
 import { countLines, ProgressReporter, type BatchCounts, type TextWriter } from './batch/progress';
 import { BATCH_FORMATS, formatFromPath, readRows, type BatchFormat } from './batch/read-rows';
 import {
@@ -19,10 +19,8 @@ import {
 } from './batch/report';
 import { runBatch } from './batch/run-batch';
 import { ConfigError, type Env } from './config/env-reader';
+import type { RegisterNumberInput } from './workflows/messages';
 import { durationToMs, loadOnboardingOptions, type OnboardingOptions } from './onboarding/onboarding-config';
-import { connectOnboardingClient, loadOnboardingClientSettings } from './onboarding/onboarding-client';
-import { startOnboarding } from './onboarding/start-onboarding';
-import { TemporalUnreachableError } from './temporal/temporal-connection';
 
 export const EXIT_OK = 0;
 export const EXIT_ROWS_NOT_HANDLED = 1;
@@ -266,6 +264,11 @@ export async function runStarter(io: StarterIo): Promise<number> {
   let report: ReportWriter | undefined;
   try {
     if (!args.dryRun && !client) {
+      // Loaded here, not at the top: a --dry-run never needs the Temporal client, and leaving it
+      // out keeps the dry run's memory low on 100,000-row files.
+      const { connectOnboardingClient, loadOnboardingClientSettings } =
+        await import('./onboarding/onboarding-client');
+      const { TemporalUnreachableError } = await import('./temporal/temporal-connection');
       try {
         ownClient = await connectOnboardingClient(loadOnboardingClientSettings(io.env));
         client = ownClient;
@@ -333,10 +336,14 @@ async function runWithClient(
   }, 1_000);
   ticker.unref();
 
-  const start = client
-    ? (row: Parameters<typeof startOnboarding>[1]) =>
-        startOnboarding(client, { ...row, ...options }, { reonboard: args.reonboard })
+  const startOnboarding = client
+    ? (await import('./onboarding/start-onboarding')).startOnboarding
     : undefined;
+  const start =
+    client && startOnboarding
+      ? (row: RegisterNumberInput) =>
+          startOnboarding(client, { ...row, ...options }, { reonboard: args.reonboard })
+      : undefined;
   let result;
   try {
     result = await runBatch({
@@ -405,6 +412,7 @@ async function runWithClient(
     stderr.write(
       `waiting for ${followed.length} workflows (at most ${Math.round(args.waitTimeoutMs / 1000)} s)...\n`,
     );
+    const { followWorkflows } = await import('./batch/follow-workflows');
     waited = await followWorkflows(client, followed, {
       timeoutMs: args.waitTimeoutMs,
       concurrency: args.concurrency,

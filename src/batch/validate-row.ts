@@ -1,7 +1,7 @@
 // What makes a batch row a number that may be onboarded: the fields it may carry, the checks
 // startOnboarding applies to its input, and "each number once per file" (the first occurrence
 // wins; later ones are reported with the line of the first, so the file can be fixed).
-import { onboardingInputProblems } from '../onboarding/start-onboarding';
+import { onboardingInputProblems } from '../onboarding/onboarding-input';
 import { PHONE_NUMBER_ID_PATTERN, type RegisterNumberInput } from '../workflows/messages';
 import { BatchFileError } from './batch-file-error';
 import type { BatchRow } from './read-rows';

@@ -9,7 +9,6 @@ import {
 } from '@temporalio/common';
 import {
   ONBOARDING_TASK_QUEUE,
-  PHONE_NUMBER_ID_PATTERN,
   WORKFLOW_TYPE,
   onboardingStatusKey,
   workflowIdFor,
@@ -17,14 +16,8 @@ import {
   type RegisterNumberResult,
 } from '../workflows/messages';
 
-/** Meta's business-object ids (WABA, business portfolio) are numeric strings like phone-number ids. */
-export const WABA_ID_PATTERN = /^[0-9]{1,32}$/;
-/** What Meta shows as display_phone_number: "+1 555-010-0000", "15550100000". */
-const DISPLAY_PHONE_NUMBER_PATTERN = /^\+?[0-9][0-9 ().-]{0,31}$/;
-const TENANT_MAX_LENGTH = 100;
-// The tenant ends up in the UI summary and in logs: no control characters, no Markdown line breaks.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+export { OnboardingInputError, onboardingInputProblems, WABA_ID_PATTERN } from './onboarding-input';
+import { OnboardingInputError, onboardingInputProblems } from './onboarding-input';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-completed' | 'restarted';
 
@@ -49,46 +42,6 @@ export interface StartOnboardingResult {
   executionStatus?: string;
   /** For an existing run: its OnboardingStatus search attribute (e.g. AwaitingManualReset). */
   onboardingStatus?: string;
-}
-
-export class OnboardingInputError extends Error {
-  override readonly name = 'OnboardingInputError';
-  readonly code = 'ONBOARDING_INPUT_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`invalid onboarding input: ${problems.join('; ')}`);
-  }
-}
-
-/** Every problem with an input, in words an operator can act on; empty when the input is fine. */
-export function onboardingInputProblems(input: RegisterNumberInput): string[] {
-  const problems: string[] = [];
-  const { phoneNumberId, wabaId, displayPhoneNumber, tenant } = input as Partial<
-    Record<keyof RegisterNumberInput, unknown>
-  >;
-  if (phoneNumberId === undefined || phoneNumberId === '') {
-    problems.push('phoneNumberId is missing');
-  } else if (typeof phoneNumberId !== 'string' || !PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
-    problems.push(`phoneNumberId ${JSON.stringify(phoneNumberId)} is not a phone-number id (1-32 digits)`);
-  }
-  if (wabaId !== undefined && (typeof wabaId !== 'string' || !WABA_ID_PATTERN.test(wabaId))) {
-    problems.push(`wabaId ${JSON.stringify(wabaId)} is not a WABA id (1-32 digits)`);
-  }
-  if (
-    displayPhoneNumber !== undefined &&
-    (typeof displayPhoneNumber !== 'string' || !DISPLAY_PHONE_NUMBER_PATTERN.test(displayPhoneNumber))
-  ) {
-    problems.push(
-      `displayPhoneNumber ${JSON.stringify(displayPhoneNumber)} is not a phone number (digits, spaces, + ( ) - .)`,
-    );
-  }
-  if (tenant !== undefined) {
-    if (typeof tenant !== 'string' || tenant.trim() === '') {
-      problems.push('tenant must be a non-empty string');
-    } else if (tenant.length > TENANT_MAX_LENGTH || CONTROL_CHARACTERS.test(tenant)) {
-      problems.push(`tenant must be at most ${TENANT_MAX_LENGTH} printable characters`);
-    }
-  }
-  return problems;
 }
 
 /** The single line the Temporal UI shows in the workflow list: "+1 555… · tenant acme · WABA 123". */
