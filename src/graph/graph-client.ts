@@ -2,7 +2,7 @@
 // schedule, and a retrying agent under an activity would multiply attempts and hide throttling.
 // Every failure leaves as a classified GraphError that never quotes the PIN or the token.
 import { request, type Dispatcher } from 'undici';
-import { PHONE_NUMBER_ID_PATTERN } from '../workflows/messages';
+import { PHONE_NUMBER_ID_PATTERN, PIN_PATTERN } from '../workflows/messages';
 import {
   classifyGraphResponse,
   classifyTransportError,
@@ -10,7 +10,6 @@ import {
   GRAPH_FAILURE_TYPES,
 } from './graph-errors';
 
-export const PIN_PATTERN = /^\d{6}$/;
 /** listPhoneNumbers follows at most this many pages (100 numbers each) before giving up. */
 export const MAX_PHONE_NUMBER_PAGES = 50;
 const PAGE_SIZE = 100;

@@ -3,9 +3,12 @@
 // starts workflows, so a typo fails there with the variable's name, not inside a running workflow.
 import type { Duration } from '@temporalio/common';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
-import type { RegisterNumberInput, RetrySchedule, RetrySchedules } from '../workflows/messages';
-
-export const DEFAULT_MANUAL_RESET_DEADLINE = '14d';
+import {
+  DEFAULT_MANUAL_RESET_DEADLINE,
+  type RegisterNumberInput,
+  type RetrySchedule,
+  type RetrySchedules,
+} from '../workflows/messages';
 
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s?(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -1,7 +1,5 @@
 import { randomInt } from 'node:crypto';
 
-export const PIN_PATTERN = /^[0-9]{6}$/;
-
 /**
  * True for PINs a person would try first: one digit repeated (000000), a run up or down
  * (123456, 654321, also wrapping: 890123), or a short block repeated (121212, 123123).

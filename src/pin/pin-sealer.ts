@@ -3,7 +3,7 @@
 // history in the UI still shows the sealed form, never the PIN.
 import type { Keyring } from '../crypto/keyring';
 import type { SealedPin } from '../workflows/messages';
-import { PIN_PATTERN } from './pin-generator';
+import { PIN_PATTERN } from '../workflows/messages';
 
 // Binding the phone-number id as associated data: a sealed PIN moved to another number's
 // workflow fails to open instead of setting the wrong number's PIN.

@@ -3,7 +3,7 @@
 // version per generated PIN, and the key's custom_metadata saying which version is
 // pending (stored, not yet confirmed by Meta) and which is active (what Meta holds).
 import type { VaultLocation } from '../workflows/messages';
-import { PHONE_NUMBER_ID_PATTERN } from '../workflows/messages';
+import { PHONE_NUMBER_ID_PATTERN, PIN_PATTERN } from '../workflows/messages';
 import type { VaultClient } from './vault-client';
 import { VaultError, isVaultError } from './vault-errors';
 
@@ -201,7 +201,7 @@ function checkedId(phoneNumberId: string): string {
 
 function checkPin(pin: unknown): void {
   // Meta's two-step PIN is exactly six digits; the message never repeats what was given.
-  if (typeof pin !== 'string' || !/^[0-9]{6}$/.test(pin)) {
+  if (typeof pin !== 'string' || !PIN_PATTERN.test(pin)) {
     throw new VaultError('VaultBadRequest', 'refusing to store a PIN that is not a string of six digits');
   }
 }

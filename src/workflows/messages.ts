@@ -11,6 +11,12 @@ export function workflowIdFor(phoneNumberId: string): string {
   return `register-number-${phoneNumberId}`;
 }
 
+/** A two-step PIN: exactly six digits, always a string (a number would lose leading zeros). */
+export const PIN_PATTERN = /^[0-9]{6}$/;
+
+/** How long a parked number waits for an operator unless MANUAL_RESET_DEADLINE says otherwise. */
+export const DEFAULT_MANUAL_RESET_DEADLINE = '14d';
+
 /** Meta's phone-number ids are numeric strings (15-17 digits today); accept 1-32 digits. */
 export const PHONE_NUMBER_ID_PATTERN = /^[0-9]{1,32}$/;
 

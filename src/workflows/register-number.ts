@@ -17,6 +17,7 @@ import { activityProfiles } from './retry-profiles';
 import {
   manualResetProblem,
   manualResetSignal,
+  DEFAULT_MANUAL_RESET_DEADLINE,
   manualResetUpdate,
   onboardingStatusKey,
   retryProblem,
@@ -35,8 +36,6 @@ import {
   type VaultLocation,
 } from './messages';
 import { awaitingManualResetDetails, changePinProcedure, progressDetails } from './operator-guide';
-
-export const DEFAULT_MANUAL_RESET_DEADLINE: Duration = '14 days';
 
 type OperatorRequest =
   { kind: 'manualReset'; input: ManualResetInput } | { kind: 'retry'; input: RetryInput };
