@@ -1,0 +1,50 @@
+// Inspection and control under /_sandbox/...: for tests, drills and operators, never part of Graph.
+//   GET /_sandbox/health | /numbers/{id} | /requests | /scenarios
+//   PUT|DELETE /_sandbox/scenarios/{id}    POST /_sandbox/wabas/{wabaId}    POST /_sandbox/reset
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SandboxFaults } from './sandbox-faults';
+import { HttpProblem, readBody, sendJson } from './sandbox-http';
+import { parseWabaNumbers, type SandboxState } from './sandbox-state';
+import { parseScenario, ScenarioError } from './scenarios';
+
+export type ControlApi = (req: IncomingMessage, res: ServerResponse, segments: string[]) => Promise<void>;
+
+export function createControlApi(state: SandboxState, faults: SandboxFaults, reset: () => void): ControlApi {
+  return async function handleControl(req, res, segments) {
+    const method = req.method ?? 'GET';
+    const [area, id] = segments;
+    const body = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
+    const json = (): unknown => {
+      try {
+        return JSON.parse(body);
+      } catch {
+        throw new HttpProblem(400, 'body is not valid JSON');
+      }
+    };
+    if (method === 'GET' && area === 'health' && !id) return sendJson(res, 200, { ok: true });
+    if (method === 'GET' && area === 'numbers' && id) return sendJson(res, 200, state.numberState(id));
+    if (method === 'GET' && area === 'requests' && !id)
+      return sendJson(res, 200, { requests: state.requests() });
+    if (method === 'GET' && area === 'scenarios' && !id) {
+      return sendJson(res, 200, { scenarios: faults.scenarios() });
+    }
+    if (area === 'scenarios' && id && (method === 'PUT' || method === 'DELETE')) {
+      try {
+        faults.setScenario(id, method === 'PUT' ? parseScenario(json(), `scenario for ${id}`) : undefined);
+      } catch (err) {
+        if (err instanceof ScenarioError) throw new HttpProblem(400, err.message);
+        throw err;
+      }
+      return sendJson(res, 200, { id, scenario: faults.scenario(id) ?? null });
+    }
+    if (method === 'POST' && area === 'wabas' && id) {
+      state.addWaba(id, parseWabaNumbers(json()));
+      return sendJson(res, 200, { wabaId: id, phone_numbers: state.wabaNumbers(id) });
+    }
+    if (method === 'POST' && area === 'reset' && !id) {
+      reset();
+      return sendJson(res, 200, { ok: true });
+    }
+    throw new HttpProblem(404, `no sandbox endpoint ${method} /_sandbox/${segments.join('/')}`);
+  };
+}

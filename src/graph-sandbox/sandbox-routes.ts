@@ -1,0 +1,204 @@
+// The Graph endpoints the product calls, answering as Meta documents: POST /{version}/{phone-number-id}
+// (set the two-step PIN), GET /{version}/{phone-number-id}, GET /{version}/{waba-id}/phone_numbers
+// (paged), with Meta's error bodies for a bad path, a missing or wrong token, an unknown object.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GRAPH_API_VERSION_PATTERN } from '../graph/graph-config';
+import type { Outcome, SandboxFaults } from './sandbox-faults';
+import { readBody, sendJson } from './sandbox-http';
+import type { RequestLogEntry, SandboxState } from './sandbox-state';
+import { metaError, type MetaErrorBody } from './scenarios';
+
+/** Meta's default page size for edges. */
+const DEFAULT_PAGE_SIZE = 25;
+
+function fbtraceId(): string {
+  return `A${randomBytes(8).toString('base64url')}`;
+}
+
+export function sendGraphError(
+  res: ServerResponse,
+  status: number,
+  error: MetaErrorBody,
+  headers: Record<string, string> = {},
+): Outcome {
+  const trace = fbtraceId();
+  sendJson(res, status, { error: { ...error, fbtrace_id: trace } }, { 'x-fb-trace-id': trace, ...headers });
+  return { status, graphCode: error.code };
+}
+
+export function sendMetaError(
+  res: ServerResponse,
+  code: number,
+  overrides: Parameters<typeof metaError>[1] = {},
+): Outcome {
+  const { status, error } = metaError(code, overrides);
+  return sendGraphError(res, status, error);
+}
+
+function sendOk(res: ServerResponse, body: unknown): Outcome {
+  sendJson(res, 200, body, { 'x-fb-trace-id': fbtraceId() });
+  return { status: 200 };
+}
+
+function presentedToken(req: IncomingMessage, url: URL): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) return /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() ?? '';
+  return url.searchParams.get('access_token') ?? undefined;
+}
+
+function parsePostBody(req: IncomingMessage, text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return {};
+  // Meta takes form-encoded parameters too; curl sends that content type even for JSON bodies.
+  const type = req.headers['content-type'] ?? '';
+  if (/application\/x-www-form-urlencoded/i.test(type) && !text.trimStart().startsWith('{')) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function selectFields(info: Record<string, unknown>, url: URL): Record<string, unknown> {
+  const fields = url.searchParams.get('fields');
+  if (!fields) return info;
+  const wanted = new Set(fields.split(',').map((f) => f.trim()));
+  wanted.add('id');
+  return Object.fromEntries(Object.entries(info).filter(([key]) => wanted.has(key)));
+}
+
+export interface GraphRoutesOptions {
+  accessToken: string;
+  state: SandboxState;
+  faults: SandboxFaults;
+  /** "host:port" for paging links when the request has no Host header. */
+  hostAndPort: () => string;
+}
+
+export type GraphRoutes = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  segments: string[],
+  entry: RequestLogEntry,
+) => Promise<Outcome>;
+
+export function createGraphRoutes({
+  accessToken,
+  state,
+  faults,
+  hostAndPort,
+}: GraphRoutesOptions): GraphRoutes {
+  function setPin(req: IncomingMessage, res: ServerResponse, id: string, bodyText: string): Outcome {
+    const body = parsePostBody(req, bodyText);
+    if (!body) return sendMetaError(res, 100, { message: '(#100) The request body is not valid JSON' });
+    if (body.pin === undefined)
+      return sendMetaError(res, 100, { message: '(#100) The parameter pin is required' });
+    // A number instead of a string is refused: it is how leading zeros get lost.
+    if (typeof body.pin !== 'string' || !/^\d{6}$/.test(body.pin)) {
+      return sendMetaError(res, 100, {
+        message: '(#100) Invalid parameter',
+        details: 'pin must be a string of exactly 6 digits',
+      });
+    }
+    state.setPin(id, body.pin);
+    return sendOk(res, { success: true });
+  }
+
+  function listNumbers(
+    res: ServerResponse,
+    url: URL,
+    version: string,
+    wabaId: string,
+    req: IncomingMessage,
+  ): Outcome {
+    const list = state.wabaNumbers(wabaId);
+    if (!list) {
+      return sendMetaError(res, 100, {
+        message: `Unsupported get request. Object with ID '${wabaId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`,
+        subcode: 33,
+      });
+    }
+    const limitParam = Number(url.searchParams.get('limit') ?? DEFAULT_PAGE_SIZE);
+    const limit =
+      Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 100) : DEFAULT_PAGE_SIZE;
+    const afterParam = url.searchParams.get('after');
+    const start = afterParam ? Number(Buffer.from(afterParam, 'base64url').toString('utf8')) + 1 : 0;
+    if (!Number.isInteger(start) || start < 0)
+      return sendMetaError(res, 100, { message: '(#100) Invalid cursor' });
+    const page = list.slice(start, start + limit);
+    const data = page.map((n) => selectFields(state.phoneInfo(n.id), url));
+    const cursor = (index: number) => Buffer.from(String(index)).toString('base64url');
+    const body: Record<string, unknown> = { data };
+    if (page.length > 0) {
+      const paging: Record<string, unknown> = {
+        cursors: { before: cursor(start), after: cursor(start + page.length - 1) },
+      };
+      if (start + page.length < list.length) {
+        const next = new URL(
+          `http://${req.headers.host ?? hostAndPort()}/${version}/${wabaId}/phone_numbers`,
+        );
+        for (const [key, value] of url.searchParams)
+          if (key !== 'after' && key !== 'access_token') next.searchParams.set(key, value);
+        next.searchParams.set('limit', String(limit));
+        next.searchParams.set('after', cursor(start + page.length - 1));
+        paging.next = next.toString();
+      }
+      body.paging = paging;
+    }
+    return sendOk(res, body);
+  }
+
+  return async function handleGraph(req, res, url, segments, entry) {
+    const method = req.method ?? 'GET';
+    const bodyText = await readBody(req);
+    const [version, objectId, edge, ...rest] = segments;
+    if (!version || !GRAPH_API_VERSION_PATTERN.test(version) || rest.length > 0) {
+      return sendMetaError(res, 2500, { message: `Unknown path components: ${url.pathname}` });
+    }
+    if (objectId) entry.phoneNumberId = objectId;
+    const token = presentedToken(req, url);
+    if (token === undefined) {
+      return sendMetaError(res, 190, {
+        message: 'An access token is required to request this resource.',
+        subcode: null,
+      });
+    }
+    if (token !== accessToken) {
+      return sendMetaError(res, 190, {
+        message: 'Invalid OAuth access token - Cannot parse access token',
+        subcode: null,
+      });
+    }
+    if (!objectId)
+      return sendMetaError(res, 100, { message: `Unsupported ${method.toLowerCase()} request.` });
+    if (!/^\d+$/.test(objectId)) {
+      return sendMetaError(res, 803, {
+        message: `(#803) Some of the aliases you requested do not exist: ${objectId}`,
+      });
+    }
+    if (method === 'POST' && edge === undefined) state.countPost(objectId);
+
+    const fault = faults.faultFor(objectId, state.wabaOf(objectId) ?? objectId);
+    if (fault) {
+      const outcome = await faults.apply(req, res, fault);
+      if (outcome) return outcome;
+      entry.fault = fault.label;
+    }
+
+    if (method === 'POST' && edge === undefined) return setPin(req, res, objectId, bodyText);
+    if (method === 'GET' && edge === undefined)
+      return sendOk(res, selectFields(state.phoneInfo(objectId), url));
+    if (method === 'GET' && edge === 'phone_numbers') return listNumbers(res, url, version, objectId, req);
+    const what = edge === undefined ? '' : ` on edge ${edge}`;
+    return sendMetaError(res, 100, {
+      message: `Unsupported ${method.toLowerCase()} request${what}. Object with ID '${objectId}' does not support this operation`,
+      subcode: 33,
+    });
+  };
+}
