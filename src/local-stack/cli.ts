@@ -11,7 +11,9 @@ import {
   graphSandboxService,
   workerAppRoleService,
 } from './product-services';
+import { installRuntimeLogging } from '../runtime-logging';
 import { serversDir } from './server-binaries';
+import { stackWorkerService } from './stack-worker';
 import {
   DEFAULT_STACK_PORTS,
   defaultStackDataDir,
@@ -27,13 +29,17 @@ function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
     workerAppRoleService(),
     graphSandboxService({ port: settings.graphPort }),
     codecServerService({ port: settings.codecPort }),
+    ...(settings.worker
+      ? [stackWorkerService({ graphBaseUrl: `http://127.0.0.1:${settings.graphPort}` })]
+      : []),
   ];
 }
 
 const HELP = `Usage: npm run stack -- [options]
 
-Runs the local stack until Ctrl-C: the Temporal dev server (gRPC and Web UI, with the
-OnboardingStatus search attribute) and OpenBao (KV v2 at secret/). State is kept in the data
+Runs the whole local product until Ctrl-C: the Temporal dev server (gRPC and Web UI, with the
+OnboardingStatus search attribute), OpenBao (KV v2 at secret/), the Graph sandbox, the codec
+server (also under the UI's own address at /codec) and a worker. State is kept in the data
 folder, so workflows and the PINs they stored survive a restart of the stack.
 
 Options (each also settable by the environment variable shown; a flag wins):
@@ -45,6 +51,7 @@ Options (each also settable by the environment variable shown; a flag wins):
   --data-dir <path>       state and logs              STACK_DATA_DIR    default ${defaultStackDataDir}
   --fresh                 delete the data folder first (Temporal history and OpenBao secrets)
   --in-memory             keep nothing: Temporal in memory, OpenBao in dev mode
+  --no-worker             start no worker (run your own: npm run worker -- --local)
   -h, --help              this text
 
 Exit codes: 0 after a clean stop, 2 for a busy port, a missing server binary or a bad option,
@@ -64,6 +71,7 @@ interface StackCliSettings {
   dataDir: string;
   fresh: boolean;
   persistent: boolean;
+  worker: boolean;
 }
 
 function parsePort(raw: string, source: string): number {
@@ -89,6 +97,7 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings 
         'data-dir': { type: 'string' },
         fresh: { type: 'boolean' },
         'in-memory': { type: 'boolean' },
+        'no-worker': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -112,6 +121,7 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings 
     dataDir: values['data-dir'] ?? (env.STACK_DATA_DIR?.trim() || defaultStackDataDir),
     fresh: values.fresh ?? false,
     persistent: !(values['in-memory'] ?? false),
+    worker: !(values['no-worker'] ?? false),
   };
 }
 
@@ -123,6 +133,8 @@ const USER_FIXABLE = new Set([
   'SERVER_BINARY_MISSING',
   'STACK_DATA_DIR',
   'OPENBAO_LOCAL_STATE',
+  'STACK_WORKER',
+  'CONFIG_INVALID',
 ]);
 
 function firstLine(err: unknown): string {
@@ -167,6 +179,8 @@ function summary(stack: LocalStack): string[] {
     '  bao kv get secret/hello',
     ...serviceEnv,
     '',
+    ...stack.services.flatMap((s) => s.notes ?? []),
+    '',
     'Local stack ready. Ctrl-C stops it.',
   ];
 }
@@ -205,6 +219,7 @@ async function main(): Promise<number> {
   let stack: LocalStack;
   try {
     if (settings.fresh) wipeStackData(settings.dataDir);
+    installRuntimeLogging(process.env.LOG_LEVEL, 'WARN');
     console.log('stack: starting Temporal and OpenBao...');
     stack = await startLocalStack({
       temporalPort: settings.temporalPort,
@@ -212,7 +227,7 @@ async function main(): Promise<number> {
       vaultPort: settings.vaultPort,
       dataDir: settings.dataDir,
       persistent: settings.persistent,
-      uiCodecEndpoint: `http://127.0.0.1:${settings.codecPort}`,
+      uiCodecServer: `http://127.0.0.1:${settings.codecPort}`,
       extraServices: productServices(settings),
     });
   } catch (err) {

@@ -7,9 +7,11 @@ import { startCodecServer } from '../codec/codec-server';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
 import { startGraphSandbox } from '../graph-sandbox/server';
 import { scenariosFromEnv, type ScenarioMap } from '../graph-sandbox/scenarios';
+import type { Env } from '../config/env-reader';
 import { applyWorkerAccess } from '../vault/apply-worker-access';
 import { WORKER_APPROLE_FILE_NAME } from '../worker-config';
 import { join } from 'node:path';
+import { codecSignIn, codecSignInLines } from './codec-sign-in';
 import { assertPortFree } from './processes';
 import type { ExtraServiceStarter } from './stack';
 
@@ -35,10 +37,10 @@ export function graphSandboxService(opts: { port: number; scenarios?: ScenarioMa
   };
 }
 
-export function codecServerService(opts: { port: number; uiUrl?: string }): ExtraServiceStarter {
+export function codecServerService(opts: { port: number; uiUrl?: string; env?: Env }): ExtraServiceStarter {
   return async (stack) => {
     await assertPortFree(opts.port, 'codec server');
-    const config = loadCodecServerConfig(process.env, { local: true });
+    const config = loadCodecServerConfig(opts.env ?? process.env, { local: true });
     const ui = opts.uiUrl ?? stack.uiUrl;
     const origins = new Set([...config.allowedOrigins, ui, ui.replace('127.0.0.1', 'localhost')]);
     const server = await startCodecServer({
@@ -47,10 +49,12 @@ export function codecServerService(opts: { port: number; uiUrl?: string }): Extr
       authToken: config.authToken,
       allowedOrigins: [...origins],
     });
+    const signIn = codecSignIn(ui, stack.uiCodecEndpoint, server.url, config.authToken);
     return {
       name: 'codec server',
       url: server.url,
       env: { TEMPORAL_CODEC_ENDPOINT: server.url },
+      notes: codecSignInLines(signIn),
       stop: () => server.close(),
     };
   };

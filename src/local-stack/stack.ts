@@ -6,8 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startOpenBaoPersistent } from './openbao-persistent';
-import { assertPortFree, startOpenBaoDev, startTemporalDevServer, type ManagedProcess } from './processes';
+import {
+  assertPortFree,
+  freePort,
+  startOpenBaoDev,
+  startTemporalDevServer,
+  type ManagedProcess,
+} from './processes';
 import { dataDir as localDataRoot, serverBinary, type ServerBinary } from './server-binaries';
+import { startUiFront, UI_CODEC_PATH, type UiFront } from './ui-front';
 
 export const DEFAULT_STACK_PORTS = { temporal: 7233, ui: 8233, vault: 8200 } as const;
 
@@ -20,6 +27,8 @@ export interface LocalStackCore {
   readonly temporalAddress: string;
   readonly namespace: string;
   readonly uiUrl: string;
+  /** The codec endpoint the Web UI was started with: a path under its own origin, or a URL. */
+  readonly uiCodecEndpoint?: string;
   readonly vaultAddress: string;
   /** Root token of this local OpenBao: local use only. */
   readonly vaultToken: string;
@@ -32,6 +41,8 @@ export interface ExtraService {
   readonly url: string;
   /** Variables that point programs at this service, printed as `export` lines by the CLI. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Lines the CLI prints last, where a person reads them (e.g. how to sign in). */
+  readonly notes?: readonly string[];
   readonly pid?: number;
   stop(): Promise<void>;
 }
@@ -56,6 +67,11 @@ export interface LocalStackOptions {
   extraNamespaces?: string[];
   /** The codec server the Web UI calls to decode payloads (it must be known when Temporal starts). */
   uiCodecEndpoint?: string;
+  /**
+   * A codec server to serve under the Web UI's own origin, at /codec (src/local-stack/ui-front.ts):
+   * the browser then sends the codec sign-in cookie without any UI setting. Replaces uiCodecEndpoint.
+   */
+  uiCodecServer?: string;
   extraServices?: readonly ExtraServiceStarter[];
   /** Defaults to `<dataDir>/logs`. */
   logDir?: string;
@@ -126,12 +142,17 @@ export function wipeStackData(dataDir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function stopEverything(services: ExtraService[], processes: ManagedProcess[]): Promise<void> {
+async function stopEverything(
+  services: ExtraService[],
+  processes: ManagedProcess[],
+  front?: UiFront,
+): Promise<void> {
   const failures: string[] = [];
   // Extra services first (they talk to the servers), newest first; then the servers together.
   for (const service of [...services].reverse()) {
     await service.stop().catch((err: Error) => failures.push(`${service.name}: ${err.message}`));
   }
+  await front?.close().catch((err: Error) => failures.push(`Web UI front: ${err.message}`));
   const results = await Promise.allSettled(processes.map((p) => p.stop()));
   results.forEach((result, i) => {
     if (result.status === 'rejected') {
@@ -170,14 +191,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   const processes: ManagedProcess[] = [];
   const services: ExtraService[] = [];
+  // With a front, the dev server's own UI moves to an internal port and the front takes uiPort.
+  const devUiPort = opts.uiCodecServer ? await freePort() : uiPort;
   const started = await Promise.allSettled([
     startTemporalDevServer({
       port: temporalPort,
-      uiPort,
+      uiPort: devUiPort,
       namespace,
       extraNamespaces: opts.extraNamespaces,
       dbFile: persistent ? join(dataDir, 'temporal.db') : undefined,
-      uiCodecEndpoint: opts.uiCodecEndpoint,
+      uiCodecEndpoint: opts.uiCodecServer ? UI_CODEC_PATH : opts.uiCodecEndpoint,
       logFile: join(logDir, 'temporal.log'),
     }).then((server) => (processes.push(server), server)),
     (persistent
@@ -201,10 +224,25 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     throw reason;
   }
 
+  let front: UiFront | undefined;
+  if (opts.uiCodecServer) {
+    try {
+      front = await startUiFront({
+        port: uiPort,
+        uiTarget: temporal.value.uiUrl ?? `http://127.0.0.1:${devUiPort}`,
+        codecTarget: opts.uiCodecServer,
+      });
+    } catch (err) {
+      await stopEverything(services, processes).catch(() => undefined);
+      throw err;
+    }
+  }
+
   const core: LocalStackCore = {
     temporalAddress: temporal.value.address,
     namespace,
-    uiUrl: temporal.value.uiUrl ?? `http://127.0.0.1:${uiPort}`,
+    uiUrl: front?.url ?? temporal.value.uiUrl ?? `http://127.0.0.1:${uiPort}`,
+    uiCodecEndpoint: front ? UI_CODEC_PATH : opts.uiCodecEndpoint,
     vaultAddress: bao.value.address,
     vaultToken: bao.value.rootToken,
     dataDir,
@@ -214,7 +252,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // One after the other, in the order given: a later service may rely on an earlier one.
     for (const startService of opts.extraServices ?? []) services.push(await startService(core));
   } catch (err) {
-    await stopEverything(services, processes).catch(() => undefined);
+    await stopEverything(services, processes, front).catch(() => undefined);
     throw err;
   }
 
@@ -224,6 +262,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     services,
     processes,
     persistent,
-    stop: () => (stopping ??= stopEverything(services, processes)),
+    stop: () => (stopping ??= stopEverything(services, processes, front)),
   };
 }

@@ -1,0 +1,78 @@
+// The worker as part of `npm run stack`: without one, a parked number's "current details" are
+// blank in the UI (they come from a query the worker answers) and signals are never handled.
+// It runs in the stack's process against the stack's own Temporal, OpenBao (with the worker's
+// least-privilege AppRole, not the root token) and Graph sandbox, whatever the shell exports.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Env } from '../config/env-reader';
+import { startWorker } from '../worker';
+import { loadWorkerConfig, WORKER_APPROLE_FILE_NAME } from '../worker-config';
+import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
+import type { ExtraServiceStarter } from './stack';
+
+export class StackWorkerError extends Error {
+  override readonly name = 'StackWorkerError';
+  readonly code = 'STACK_WORKER';
+}
+
+interface StoredAppRole {
+  roleId: string;
+  secretId: string;
+}
+
+function readAppRole(file: string): StoredAppRole {
+  if (!existsSync(file)) {
+    throw new StackWorkerError(
+      `the worker's AppRole credentials are missing (${file}): start the worker AppRole service first`,
+    );
+  }
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoredAppRole>;
+  if (typeof parsed.roleId !== 'string' || typeof parsed.secretId !== 'string') {
+    throw new StackWorkerError(`${file} holds no roleId/secretId: restart the stack with --fresh`);
+  }
+  return { roleId: parsed.roleId, secretId: parsed.secretId };
+}
+
+/**
+ * The environment of the stack's worker: the caller's, minus anything that points at another
+ * Temporal, vault or Graph (a shell set up for production must not leak into the local stack),
+ * plus the stack's own addresses. Tuning variables (LOG_LEVEL, rates, timeouts, keys) pass through.
+ */
+export function stackWorkerEnv(
+  env: Env,
+  stack: { temporalAddress: string; namespace: string; vaultAddress: string },
+  graphBaseUrl: string,
+  appRole: StoredAppRole,
+): Env {
+  const elsewhere =
+    /^(TEMPORAL_|VAULT_ADDR$|VAULT_TOKEN$|VAULT_ROLE_ID$|VAULT_SECRET_ID|VAULT_NAMESPACE$|VAULT_CACERT$|VAULT_CLIENT_|VAULT_TLS_)/;
+  const kept = Object.fromEntries(
+    Object.entries(env).filter(([name]) => !elsewhere.test(name) && name !== 'GRAPH_ACCESS_TOKEN'),
+  );
+  return {
+    ...kept,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.namespace,
+    GRAPH_BASE_URL: graphBaseUrl,
+    VAULT_ADDR: stack.vaultAddress,
+    VAULT_ROLE_ID: appRole.roleId,
+    VAULT_SECRET_ID: appRole.secretId,
+  };
+}
+
+/** Starts after workerAppRoleService (its credentials) and with the Graph sandbox's URL. */
+export function stackWorkerService(opts: { graphBaseUrl: string; env?: Env }): ExtraServiceStarter {
+  return async (stack) => {
+    const appRole = readAppRole(join(stack.dataDir, WORKER_APPROLE_FILE_NAME));
+    const env = stackWorkerEnv(opts.env ?? process.env, stack, opts.graphBaseUrl, appRole);
+    const worker = await startWorker(loadWorkerConfig(env, { local: true }));
+    return {
+      name: 'worker',
+      url: `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}`,
+      stop: async () => {
+        worker.shutdown();
+        await worker.done;
+      },
+    };
+  };
+}
