@@ -10,12 +10,12 @@
 //
 // How an engineer's browser gets the credential:
 // - Local stack: the UI of the dev server has no login, so it has no access token to pass, and it
-//   only passes one to https endpoints anyway. Instead, `npm run codec-server -- --local` prints a
-//   sign-in URL ({url}/login?token=...). Opening it once stores the token in an HttpOnly,
-//   SameSite=Strict cookie for this host; then in the UI's "Codec Server" settings set the endpoint
-//   to {url} and turn on "Include cross-origin credentials". Open the UI and the codec server under
-//   the same host name (both 127.0.0.1, or both localhost): cookies are per host, not per port, and
-//   SameSite keeps them from crossing between the two names.
+//   only passes one to https endpoints anyway. Instead, opening a sign-in URL ({url}/login?token=...)
+//   once stores the token in an HttpOnly, SameSite=Strict cookie for this host. `npm run stack`
+//   serves this server under the UI's own origin ({ui}/codec, src/local-stack/ui-front.ts), where
+//   the browser sends that cookie with no UI setting. A UI calling this server on another origin
+//   needs its "Codec Server" settings: endpoint {url}, "Include cross-origin credentials". Cookies
+//   are per host name, not per port: sign in under the host name the UI is opened with.
 // - Deployed: serve this behind HTTPS. Either an authenticating proxy adds
 //   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
 //   at {url}/login with the token from the secret store (same cookie as above).
@@ -350,8 +350,10 @@ const LOGIN_FORM =
   '<form method="post"><label>Codec server token <input name="token" type="password" autocomplete="off" required></label> ' +
   '<button type="submit">Sign in</button></form>';
 const SIGNED_IN_TEXT =
-  'This browser holds the codec server credential. In the Temporal UI, open the Codec Server settings, set the ' +
-  'endpoint to this server and turn on "Include cross-origin credentials".';
+  'This browser holds the codec server credential for 12 hours. On the local stack (npm run stack) nothing ' +
+  'else is needed: open the Temporal UI under the same host name and payloads are decoded. A UI that calls ' +
+  'this server on another address needs, in its Codec Server settings, "Use my browser setting", this ' +
+  'server as the endpoint, and "Include cross-origin credentials".';
 
 function sendHtml(res: ServerResponse, status: number, body: string): void {
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>Temporal codec server</title></head><body><p>${body}</p></body></html>`;
