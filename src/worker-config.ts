@@ -6,6 +6,7 @@ import type { Env } from './config/env-reader';
 import type { Keyring } from './crypto/keyring';
 import { loadCodecKeyring } from './codec/codec-config';
 import { loadGraphConfig, type GraphConfig } from './graph/graph-config';
+import { DEFAULT_SANDBOX_PORT } from './graph-sandbox/server';
 import { defaultStackDataDir } from './local-stack/stack';
 import { loadPinSealingKeyring } from './pin/sealing-config';
 import { loadTemporalSettings, type TemporalSettings } from './temporal/temporal-connection';
@@ -14,6 +15,8 @@ import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from './
 /** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
 export const WORKER_APPROLE_FILE_NAME = 'worker-approle.json';
 export const LOCAL_WORKER_APPROLE_FILE = join(defaultStackDataDir, WORKER_APPROLE_FILE_NAME);
+/** The Graph sandbox of `npm run stack`: where a --local worker calls Graph unless told otherwise. */
+export const LOCAL_GRAPH_SANDBOX_URL = `http://127.0.0.1:${DEFAULT_SANDBOX_PORT}`;
 
 export interface WorkerConfig {
   local: boolean;
@@ -36,8 +39,13 @@ function withLocalVaultCredentials(env: Env): Env {
   return { ...env, VAULT_ROLE_ID: creds.roleId, VAULT_SECRET_ID: creds.secretId };
 }
 
+/** `npm run worker -- --local` next to `npm run stack` needs no GRAPH_BASE_URL of its own. */
+function withLocalGraphSandbox(env: Env): Env {
+  return env.GRAPH_BASE_URL?.trim() ? env : { ...env, GRAPH_BASE_URL: LOCAL_GRAPH_SANDBOX_URL };
+}
+
 export function loadWorkerConfig(env: Env, opts: { local: boolean }): WorkerConfig {
-  const effectiveEnv = opts.local ? withLocalVaultCredentials(env) : env;
+  const effectiveEnv = opts.local ? withLocalGraphSandbox(withLocalVaultCredentials(env)) : env;
   return {
     local: opts.local,
     temporal: loadTemporalSettings(effectiveEnv),

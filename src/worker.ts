@@ -21,7 +21,7 @@ GRAPH_MAX_REQUESTS_PER_SECOND). Stops gracefully on SIGINT/SIGTERM.
 Options:
   --local   use the embedded local stack's defaults (npm run stack): Temporal 127.0.0.1:7233,
             OpenBao 127.0.0.1:8200 with the stack's AppRole, keys from the git-ignored .data/
-            folder, and the Graph sandbox when GRAPH_BASE_URL points at it
+            folder, and the stack's Graph sandbox (http://127.0.0.1:8099 unless GRAPH_BASE_URL is set)
   --help    this text
 
 Environment (see README "Configuration"): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,

@@ -127,7 +127,7 @@ async function bao(env: { BAO_ADDR: string; BAO_TOKEN: string }, args: string[])
 }
 
 describe('npm run stack (the local stack CLI)', () => {
-  it('serves Temporal, its Web UI and OpenBao to the real CLIs, stops cleanly on Ctrl-C and keeps state across a restart', async () => {
+  it('serves Temporal, its Web UI, OpenBao, the codec server and a worker, stops cleanly on Ctrl-C and keeps state across a restart', async () => {
     const { temporalPort, uiPort, vaultPort } = await stackPorts();
     const dataDir = join(scratch, 'stack-data');
     const args = [
@@ -162,10 +162,32 @@ describe('npm run stack (the local stack CLI)', () => {
     expect(out).toContain(join('.servers', 'venv', 'bin'));
     const pids = first.serverPids();
     expect(pids).toHaveLength(2);
+    expect(out).toMatch(/^ {2}worker {2,}task queues whatsapp-onboarding and whatsapp-graph/m);
 
     const ui = await request(uiUrl);
     await ui.body.dump();
     expect(ui.statusCode).toBe(200);
+
+    // Readable payloads in one step: the sign-in URL first, then "UI settings: none". Opening it
+    // gives the browser the cookie that the UI's own origin then carries to the codec server.
+    const signInUrl = field(out, /1\. open (\S+)/);
+    expect(signInUrl.startsWith(`${uiUrl}/codec/login?token=`)).toBe(true);
+    expect(out.indexOf('UI settings: none')).toBeGreaterThan(out.indexOf(signInUrl));
+    const signIn = await request(signInUrl);
+    await signIn.body.dump();
+    expect(signIn.statusCode).toBe(303);
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] ?? '';
+    const decode = (headers: Record<string, string>) =>
+      request(`${uiUrl}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: uiUrl, ...headers },
+        body: JSON.stringify({ payloads: [] }),
+      });
+    const signedIn = await decode({ cookie });
+    expect(signedIn.statusCode, await signedIn.body.text()).toBe(200);
+    const anonymous = await decode({});
+    await anonymous.body.dump();
+    expect(anonymous.statusCode).toBe(401);
 
     const attrs = await run(serverBinary('temporal'), [
       'operator',
@@ -181,14 +203,17 @@ describe('npm run stack (the local stack CLI)', () => {
       secretValue,
     );
 
-    // No worker polls this server, so the workflow simply stays open.
+    // The stack's own worker runs it to the end against the stack's Graph sandbox.
     let connection = await Connection.connect({ address: temporalAddress });
     try {
-      await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
+      const handle = await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
         taskQueue: ONBOARDING_TASK_QUEUE,
         workflowId,
         args: [{ phoneNumberId: '15550001111' }],
       });
+      await expect
+        .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
+        .toBe('COMPLETED');
     } finally {
       await connection.close();
     }
@@ -201,9 +226,10 @@ describe('npm run stack (the local stack CLI)', () => {
     await assertPortFree(temporalPort, 'Temporal gRPC');
     await assertPortFree(vaultPort, 'OpenBao');
 
-    // Second run on the same data folder: the workflow and the secret are still there.
-    const second = new StackCliProcess(args);
+    // Second run on the same data folder, without a worker: the workflow and the secret are still there.
+    const second = new StackCliProcess([...args, '--no-worker']);
     const out2 = await second.ready();
+    expect(out2).not.toMatch(/^ {2}worker {2,}task queues/m);
     expect(field(out2, /BAO_TOKEN=(\S+)/)).toBe(baoEnv.BAO_TOKEN);
     expect((await bao(baoEnv, ['kv', 'get', '-field=value', 'secret/local-stack-probe'])).trim()).toBe(
       secretValue,
@@ -212,7 +238,7 @@ describe('npm run stack (the local stack CLI)', () => {
     try {
       const client = new Client({ connection });
       const description = await client.workflow.getHandle(workflowId).describe();
-      expect(description.status.name).toBe('RUNNING');
+      expect(description.status.name).toBe('COMPLETED');
       expect(description.type).toBe(WORKFLOW_TYPE);
       const listed: string[] = [];
       for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {

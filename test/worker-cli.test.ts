@@ -98,6 +98,12 @@ describe('worker start-up checks', () => {
     expect(result.stdout).toContain('--local');
   });
 
+  it("--local needs no GRAPH_BASE_URL: it calls the stack's Graph sandbox", async () => {
+    const result = await runWorker(baseEnv(), { args: ['--local'], stopAfter: /worker: ready/ });
+    expect(result.stderr).toContain('Graph http://127.0.0.1:8099/v25.0 (sandbox)');
+    expect(result.code).toBe(0);
+  });
+
   it('starts with a valid configuration, and stops gracefully on SIGTERM', async () => {
     const token = `tok-${randomBytes(6).toString('hex')}`;
     const result = await runWorker(
