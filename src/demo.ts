@@ -94,7 +94,7 @@ async function main(): Promise<number> {
         `Look in the Temporal UI: run "npm run stack" and open ${stack.uiUrl}`,
         `  numbers that need a person: search  OnboardingStatus="AwaitingManualReset"`,
         '  each one\'s "current details" say what failed and how to finish (manualReset / retry).',
-        `  to read decoded payloads, set the UI's codec server to ${codecUrl} (see README "Secrets").`,
+        '  to read decoded payloads there, open once the sign-in URL that "npm run stack" prints last.',
       ].join('\n'),
     );
     // Numbers parked for a person are the expected end for the sandbox's permanent faults:

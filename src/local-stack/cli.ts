@@ -219,7 +219,7 @@ async function main(): Promise<number> {
   let stack: LocalStack;
   try {
     if (settings.fresh) wipeStackData(settings.dataDir);
-    installRuntimeLogging(process.env.LOG_LEVEL, 'WARN');
+    installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
     console.log('stack: starting Temporal and OpenBao...');
     stack = await startLocalStack({
       temporalPort: settings.temporalPort,
