@@ -45,7 +45,7 @@ const MODERATE_FIX = 'check that Meta and the network are reachable again';
 // Keyed by StepFailure.type. Plain words first; the exact type and codes follow in the details.
 const ADVICE: Readonly<Record<string, Advice>> = {
   GraphAuthError: {
-    what: 'Meta refused the access token (expired or revoked)',
+    what: 'Meta refused the access token, which has expired or was revoked',
     fix: 'give the workers a valid system-user token (GRAPH_ACCESS_TOKEN, or the vault with GRAPH_TOKEN_SOURCE=vault)',
   },
   GraphPermissionError: {
