@@ -11,7 +11,7 @@ import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { runOps } from '../src/ops/ops-cli';
 import type { OnboardingListEntry } from '../src/ops/parked-numbers';
-import { runStarter } from '../src/starter';
+import { runStarter } from '../src/batch/run-starter';
 import { statusQuery, workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
 import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
 import { waitForStage } from './support/workflow-polling';

@@ -13,7 +13,7 @@ import { createDataConverter } from '../src/codec/data-converter';
 import { parseKeyring } from '../src/crypto/keyring';
 import { freePort } from '../src/local-stack/processes';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
-import { runStarter } from '../src/starter';
+import { runStarter } from '../src/batch/run-starter';
 import { workflowIdFor } from '../src/workflows/messages';
 import { startFixtureWorker, type FixtureWorker } from './fixtures/fixture-worker';
 import { fixtureInputQuery } from './fixtures/starter-workflows';
