@@ -40,7 +40,8 @@ export function parseFlags<O extends ParseArgsOptionsConfig>(
       strict: true,
     });
   } catch (err) {
-    throw new UsageError(firstLine(err));
+    // Node's advice about positionals starting with '-' does not apply to these commands.
+    throw new UsageError(firstLine(err).replace(/\. To specify a positional argument.*$/, ''));
   }
   if ((parsed.values as { help?: boolean }).help !== true) return parsed;
   printHelp(io, typeof spec.help === 'string' ? spec.help : spec.help(parsed.positionals));
