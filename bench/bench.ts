@@ -27,7 +27,6 @@ import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { installRuntimeLogging } from '../src/runtime-logging';
 import { runStarter } from '../src/batch/run-starter';
 import type { CliIo } from '../src/cli/cli-io';
-import { EXIT_OK } from '../src/cli/exit-code-policy';
 import { wholeNumberFlag } from '../src/cli/flag-values';
 import { parseFlags } from '../src/cli/parse-flags';
 import { runMain } from '../src/cli/run-main';
@@ -86,31 +85,12 @@ export const BENCH_WORKER_SETTINGS = {
 /** Starts in flight at once, for every batch (the starter's default). */
 const START_CONCURRENCY = 20;
 
-interface BenchOptions {
-  sizes: number[];
-  out: string;
-  rate: number;
-  rateNumbers: number;
-  starts: number;
-  dryRunRows: number;
-}
-
-/** The options; undefined when --help has been printed. */
-function parseOptions(io: CliIo): BenchOptions | undefined {
-  const flags = parseFlags(io, {
-    options: {
-      sizes: { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean' },
-      rate: { type: 'string' },
-      'rate-numbers': { type: 'string' },
-      starts: { type: 'string' },
-      'dry-run-rows': { type: 'string' },
-    },
+function parseOptions(io: CliIo) {
+  const { values } = parseFlags(io, {
+    strings: 'sizes out rate rate-numbers starts dry-run-rows',
+    booleans: 'quick',
     help: HELP,
   });
-  if (!flags) return undefined;
-  const { values } = flags;
   const quick = values.quick ?? false;
   const sizes = (values.sizes ?? (quick ? '50,100' : '100,500,2000'))
     .split(',')
@@ -557,7 +537,6 @@ function profileSummary(profile: Stack['profile'], numbers: number) {
 
 async function main(io: CliIo): Promise<number> {
   const opts = parseOptions(io);
-  if (!opts) return EXIT_OK;
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const workDir = mkdtempSync(join(tmpdir(), 'pin-onboarding-bench-'));
   const namespaces = [

@@ -8,7 +8,6 @@ import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/serve
 import { startOpenBaoPersistent, type PersistentOpenBaoServer } from '../src/local-stack/openbao-persistent';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../src/local-stack/processes';
 import type { CliIo } from '../src/cli/cli-io';
-import { EXIT_OK } from '../src/cli/exit-code-policy';
 import { wholeNumberFlag } from '../src/cli/flag-values';
 import { parseFlags } from '../src/cli/parse-flags';
 import { runMain } from '../src/cli/run-main';
@@ -51,31 +50,12 @@ Options:
   --out FILE           results JSON (default bench-results/drill.json)
   --help               this text`;
 
-interface DrillOptions {
-  size: number;
-  only?: DrillName;
-  vaultDownMs: number;
-  temporalDownMs: number;
-  graphRate: number;
-  out: string;
-}
-
-/** The options; undefined when --help has been printed. */
-function parseOptions(io: CliIo): DrillOptions | undefined {
-  const flags = parseFlags(io, {
-    options: {
-      size: { type: 'string' },
-      only: { type: 'string' },
-      'vault-down': { type: 'string' },
-      'temporal-down': { type: 'string' },
-      'graph-rate': { type: 'string' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-    },
+function parseOptions(io: CliIo) {
+  const { values } = parseFlags(io, {
+    strings: 'size only vault-down temporal-down graph-rate out',
+    booleans: 'quick',
     help: HELP,
   });
-  if (!flags) return undefined;
-  const { values } = flags;
   if (values.only !== undefined && !(DRILLS as readonly string[]).includes(values.only)) {
     throw new UsageError(`--only must be one of ${DRILLS.join(', ')}`);
   }
@@ -198,7 +178,6 @@ function openBaoOutageDrill(stack: DrillStack, size: number, downMs: number): Dr
 
 async function main(io: CliIo): Promise<number> {
   const opts = parseOptions(io);
-  if (!opts) return EXIT_OK;
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const chosen = opts.only ? [opts.only] : [...DRILLS];
   const dir = mkdtempSync(join(tmpdir(), 'pin-onboarding-drill-'));

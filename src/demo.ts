@@ -46,11 +46,7 @@ Options:
 const DEMO_SCHEDULES = JSON.stringify({ graph: { initialInterval: '1s', maximumInterval: '5s' } });
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, {
-    options: { file: { type: 'string' }, scenarios: { type: 'string' } },
-    help: HELP,
-  });
-  if (!flags) return EXIT_OK;
+  const flags = parseFlags(io, { strings: 'file scenarios', help: HELP });
   const args = flags.values;
   installRuntimeLogging(io.env.LOG_LEVEL, 'ERROR');
   const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');

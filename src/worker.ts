@@ -86,8 +86,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
 }
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, { options: { local: { type: 'boolean' } }, help: HELP });
-  if (!flags) return EXIT_OK;
+  const flags = parseFlags(io, { booleans: 'local', help: HELP });
   installRuntimeLogging(io.env.LOG_LEVEL, 'INFO');
   const config = loadWorkerConfig(io.env, {
     local: flags.values.local === true || io.env.ONBOARDING_LOCAL_STACK === '1',

@@ -40,7 +40,6 @@ export function runStarter(io: StarterIo): Promise<number> {
 
 async function starter(io: StarterIo): Promise<number> {
   const args = parseStarterArgs(io);
-  if (!args) return EXIT_OK;
   const options = loadOnboardingOptions(io.env);
   const input = openBatchInput(args.file, io.stdin);
   let ownClient: Client | undefined;

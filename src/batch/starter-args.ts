@@ -21,27 +21,15 @@ export interface StarterArgs {
   stats: boolean;
 }
 
-/** The starter's arguments; undefined when --help has been printed. */
-export function parseStarterArgs(io: Pick<CliIo, 'argv' | 'stdout'>): StarterArgs | undefined {
-  const parsed = parseFlags(io, {
-    options: {
-      file: { type: 'string', short: 'f' },
-      format: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      concurrency: { type: 'string' },
-      rate: { type: 'string' },
-      reonboard: { type: 'boolean' },
-      report: { type: 'string' },
-      wait: { type: 'boolean' },
-      'wait-timeout': { type: 'string' },
-      'progress-every': { type: 'string' },
-      stats: { type: 'boolean' },
-    },
+/** The starter's arguments (--help prints the help and ends the command). */
+export function parseStarterArgs(io: Pick<CliIo, 'argv' | 'stdout'>): StarterArgs {
+  const { values, positionals } = parseFlags(io, {
+    strings: 'file format concurrency rate report wait-timeout progress-every',
+    booleans: 'dry-run reonboard wait stats',
+    short: { f: 'file' },
     positionals: true,
     help: STARTER_HELP,
   });
-  if (!parsed) return undefined;
-  const { values, positionals } = parsed;
   if (positionals.length > 1 || (positionals.length === 1 && values.file !== undefined)) {
     throw new UsageError(
       `one batch file at a time (got ${[values.file, ...positionals].filter(Boolean).join(', ')})`,

@@ -1,41 +1,55 @@
 // The command line of every command: node's parseArgs, strict, with -h/--help added, and its
-// complaints turned into usage errors (exit 2, "see --help").
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// complaints turned into usage errors (exit 2, "see --help"); --help prints and ends the command (exit 0). Flags are declared by name, in two
+// space-separated lists, so that a command's flag table reads in a line or two.
+import { parseArgs } from 'node:util';
 import type { CliIo } from './cli-io';
 import { firstLine } from './first-line';
 import { UsageError } from './usage-error';
 
-const HELP_FLAG = { help: { type: 'boolean', short: 'h' } } as const;
+/** "a b c" -> "a" | "b" | "c". */
+type Words<S extends string> = S extends `${infer Head} ${infer Tail}` ? Head | Words<Tail> : S;
 
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-
-export interface FlagSpec<O extends ParseArgsOptionsConfig> {
-  options: O;
+export interface FlagSpec<S extends string, B extends string> {
+  /** Flags that take a value ("--port 8080"), space-separated: 'port host'. */
+  strings?: S;
+  /** Flags that are on or off ("--fresh"), space-separated. */
+  booleans?: B;
+  /** One-letter aliases: { f: 'file' }. */
+  short?: Readonly<Record<string, NoInfer<Words<S> | Words<B>>>>;
   /** Whether positional arguments (files, an ops command) are taken; none by default. */
   positionals?: boolean;
   /** The --help text, or one chosen by the positionals (commands with topics: ops). */
   help: string | ((positionals: readonly string[]) => string);
 }
 
-interface FlagConfig<O extends ParseArgsOptionsConfig> {
+type Options<S extends string, B extends string> = { [K in Words<S>]: { type: 'string'; short?: string } } & {
+  [K in Words<B> | 'help']: { type: 'boolean'; short?: string };
+};
+
+interface FlagConfig<S extends string, B extends string> {
   args: string[];
-  options: O & typeof HELP_FLAG;
+  options: Options<S, B>;
   allowPositionals: boolean;
   strict: true;
 }
 
-export type ParsedFlags<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<FlagConfig<O>>>;
+export type ParsedFlags<S extends string, B extends string> = ReturnType<typeof parseArgs<FlagConfig<S, B>>>;
 
-/** The flags and positionals; undefined when --help was asked for and has been printed. */
-export function parseFlags<O extends ParseArgsOptionsConfig>(
+/** Thrown once the help has been printed: runCommand ends the command there, with exit 0. */
+export class HelpPrinted extends Error {
+  override readonly name = 'HelpPrinted';
+}
+
+/** The flags and positionals; with --help, prints the help and throws HelpPrinted. */
+export function parseFlags<const S extends string = never, const B extends string = never>(
   io: Pick<CliIo, 'argv' | 'stdout'>,
-  spec: FlagSpec<O>,
-): ParsedFlags<O> | undefined {
-  let parsed: ParsedFlags<O>;
+  spec: FlagSpec<S, B>,
+): ParsedFlags<S, B> {
+  let parsed: ParsedFlags<S, B>;
   try {
-    parsed = parseArgs<FlagConfig<O>>({
+    parsed = parseArgs<FlagConfig<S, B>>({
       args: [...io.argv],
-      options: { ...spec.options, ...HELP_FLAG },
+      options: flagOptions(spec),
       allowPositionals: spec.positionals ?? false,
       strict: true,
     });
@@ -44,10 +58,28 @@ export function parseFlags<O extends ParseArgsOptionsConfig>(
     throw new UsageError(firstLine(err).replace(/\. To specify a positional argument.*$/, ''));
   }
   if ((parsed.values as { help?: boolean }).help !== true) return parsed;
-  printHelp(io, typeof spec.help === 'string' ? spec.help : spec.help(parsed.positionals));
-  return undefined;
+  showHelp(io, typeof spec.help === 'string' ? spec.help : spec.help(parsed.positionals));
 }
 
-export function printHelp(io: Pick<CliIo, 'stdout'>, text: string): void {
+function flagOptions<S extends string, B extends string>(spec: FlagSpec<S, B>): Options<S, B> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean' },
+  };
+  for (const name of words(spec.strings)) options[name] = { type: 'string' };
+  for (const name of words(spec.booleans)) options[name] = { type: 'boolean' };
+  for (const [letter, name] of Object.entries({ h: 'help', ...spec.short })) {
+    const option = options[name];
+    if (option) option.short = letter;
+  }
+  return options as Options<S, B>;
+}
+
+function words(list: string | undefined): string[] {
+  return list ? list.split(' ').filter(Boolean) : [];
+}
+
+/** Prints the help on stdout and ends the command (exit 0). */
+export function showHelp(io: Pick<CliIo, 'stdout'>, text: string): never {
   io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  throw new HelpPrinted();
 }

@@ -2,7 +2,8 @@
 // runCommand, as a process through runMain. Whatever a command throws becomes its one-line error
 // and exit code by the policy in exit-code-policy.ts.
 import type { CliIo } from './cli-io';
-import { describeFailure, EXIT_INTERRUPTED } from './exit-code-policy';
+import { describeFailure, EXIT_INTERRUPTED, EXIT_OK } from './exit-code-policy';
+import { HelpPrinted } from './parse-flags';
 
 export type Command<I extends CliIo = CliIo> = (io: I) => Promise<number>;
 
@@ -11,6 +12,7 @@ export async function runCommand<I extends CliIo>(name: string, io: I, command: 
   try {
     return await command(io);
   } catch (err) {
+    if (err instanceof HelpPrinted) return EXIT_OK;
     const failure = describeFailure(err);
     for (const line of failure.lines) io.stderr.write(`${name}: ${line}\n`);
     return failure.exitCode;

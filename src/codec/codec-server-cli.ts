@@ -43,11 +43,7 @@ Environment:
   CODEC_SERVER_PORT          default port`;
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, {
-    options: { local: { type: 'boolean' }, port: { type: 'string' }, host: { type: 'string' } },
-    help: USAGE,
-  });
-  if (!flags) return EXIT_OK;
+  const flags = parseFlags(io, { strings: 'port host', booleans: 'local', help: USAGE });
   const local = flags.values.local === true;
   const port = portSetting({
     flag: '--port',

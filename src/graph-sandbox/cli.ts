@@ -31,18 +31,8 @@ GET /_sandbox/numbers/{id}, GET /_sandbox/requests, POST /_sandbox/reset.
 `;
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, {
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      token: { type: 'string' },
-      scenarios: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    },
-    help: HELP,
-  });
-  if (!flags) return EXIT_OK;
-  const { values } = flags;
+  const { values } = parseFlags(io, { strings: 'port host token scenarios', booleans: 'quiet', help: HELP });
+  const host = values.host ?? '127.0.0.1';
   const port = portSetting({
     flag: '--port',
     raw: values.port,
@@ -59,12 +49,12 @@ async function main(io: CliIo): Promise<number> {
 
   const sandbox = await startGraphSandbox({
     port,
-    host: values.host,
+    host,
     accessToken: token,
     scenarios,
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   }).catch((err: unknown) => {
-    throw listenFailure(err, values.host, port);
+    throw listenFailure(err, host, port);
   });
 
   const keys = Object.keys(scenarios);

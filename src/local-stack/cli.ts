@@ -66,23 +66,12 @@ interface StackCliSettings {
   persistent: boolean;
 }
 
-/** The settings; undefined when --help has been printed. */
-function readSettings(io: CliIo): StackCliSettings | undefined {
-  const flags = parseFlags(io, {
-    options: {
-      'temporal-port': { type: 'string' },
-      'ui-port': { type: 'string' },
-      'vault-port': { type: 'string' },
-      'graph-port': { type: 'string' },
-      'codec-port': { type: 'string' },
-      'data-dir': { type: 'string' },
-      fresh: { type: 'boolean' },
-      'in-memory': { type: 'boolean' },
-    },
+function readSettings(io: CliIo): StackCliSettings {
+  const { values } = parseFlags(io, {
+    strings: 'temporal-port ui-port vault-port graph-port codec-port data-dir',
+    booleans: 'fresh in-memory',
     help: HELP,
   });
-  if (!flags) return undefined;
-  const { values } = flags;
   const port = (flag: keyof typeof values & `${string}-port`, variable: string, fallback: number) =>
     portSetting({ flag: `--${flag}`, raw: values[flag], variable, env: io.env, fallback });
   return {
@@ -147,7 +136,6 @@ function firstExit(stack: LocalStack): Promise<string> {
 
 async function main(io: CliIo): Promise<number> {
   const settings = readSettings(io);
-  if (!settings) return EXIT_OK;
   const stopped = stopRequested(io.signal);
 
   let stack: LocalStack;

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { CliIo } from '../cli/cli-io';
 import { EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
 import { durationFlag, wholeNumberFlag } from '../cli/flag-values';
-import { parseFlags, printHelp } from '../cli/parse-flags';
+import { parseFlags, showHelp } from '../cli/parse-flags';
 import { runCommand, runMain } from '../cli/run-main';
 import { UsageError } from '../cli/usage-error';
 import { connectOnboardingClient, loadOnboardingClientSettings } from '../onboarding/onboarding-client';
@@ -139,27 +139,15 @@ function helpFor(positionals: readonly string[]): string {
   return subject && isCommand(subject) ? COMMAND_HELP[subject] : OPS_HELP;
 }
 
-/** The command and its options; undefined when help has been printed. */
-function parseOpsArgs(io: OpsIo): OpsArgs | undefined {
-  const parsed = parseFlags(io, {
-    options: {
-      all: { type: 'boolean' },
-      json: { type: 'boolean' },
-      limit: { type: 'string' },
-      operator: { type: 'string' },
-      note: { type: 'string' },
-      'wait-timeout': { type: 'string' },
-    },
+function parseOpsArgs(io: OpsIo): OpsArgs {
+  const { values, positionals } = parseFlags(io, {
+    strings: 'limit operator note wait-timeout',
+    booleans: 'all json',
     positionals: true,
     help: helpFor,
   });
-  if (!parsed) return undefined;
-  const { values, positionals } = parsed;
   const [name, ...rest] = positionals;
-  if (name === 'help') {
-    printHelp(io, helpFor(positionals));
-    return undefined;
-  }
+  if (name === 'help') showHelp(io, helpFor(positionals));
   if (name === undefined) throw new UsageError(`a command is required: one of ${COMMANDS.join(', ')}`);
   if (!isCommand(name)) {
     throw new UsageError(`unknown command "${name}": expected one of ${COMMANDS.join(', ')}`);
@@ -207,7 +195,6 @@ export function runOps(io: OpsIo): Promise<number> {
 
 async function ops(io: OpsIo): Promise<number> {
   const args = parseOpsArgs(io);
-  if (!args) return EXIT_OK;
   if (io.client) return runOperation(io.client, args, io);
   const client = await connectOnboardingClient(loadOnboardingClientSettings(io.env));
   try {

@@ -70,19 +70,12 @@ interface ReplayArgs {
   codecKeysFile?: string;
 }
 
-/** The replay's arguments; undefined when --help has been printed. */
-function parseReplayArgs(io: ReplayIo): ReplayArgs | undefined {
-  const parsed = parseFlags(io, {
-    options: {
-      query: { type: 'string' },
-      limit: { type: 'string' },
-      'codec-keys-file': { type: 'string' },
-    },
+function parseReplayArgs(io: ReplayIo): ReplayArgs {
+  const { values, positionals } = parseFlags(io, {
+    strings: 'query limit codec-keys-file',
     positionals: true,
     help: REPLAY_HELP,
   });
-  if (!parsed) return undefined;
-  const { values, positionals } = parsed;
   if (values.query !== undefined && positionals.length > 0) {
     throw new UsageError('give history files or --query, not both');
   }
@@ -112,7 +105,6 @@ export function runReplay(io: ReplayIo): Promise<number> {
 async function replay(io: ReplayIo): Promise<number> {
   const { stdout, stderr } = io;
   const args = parseReplayArgs(io);
-  if (!args) return EXIT_OK;
   const keyring = args.codecKeysFile
     ? readCodecKeysFile(args.codecKeysFile)
     : loadCodecKeyring(io.env, { local: isLocalStack(io.env) });

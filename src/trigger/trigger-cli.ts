@@ -61,11 +61,7 @@ function consoleLogger(): TriggerLogger {
 }
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, {
-    options: { port: { type: 'string' }, host: { type: 'string' } },
-    help: TRIGGER_HELP,
-  });
-  if (!flags) return EXIT_OK;
+  const flags = parseFlags(io, { strings: 'port host', help: TRIGGER_HELP });
   // The flags win over their variables; the configuration checks both alike.
   const env = { ...io.env };
   if (flags.values.port !== undefined) env.TRIGGER_PORT = flags.values.port;

@@ -9,7 +9,7 @@ import { runCommand, runMain } from '../cli/run-main';
 import { UsageError } from '../cli/usage-error';
 import { EnvReader } from '../config/env-reader';
 import { DEFAULT_WORKER_ROLE_NAME, applyWorkerAccess } from './apply-worker-access';
-import { VAULT_PATH_PATTERN } from './vault-config';
+import { loadVaultLocation } from './vault-config';
 
 const USAGE = `Usage: tsx src/vault/setup-cli.ts [options]
 
@@ -40,17 +40,11 @@ export function runSetupCli(io: CliIo): Promise<number> {
 }
 
 async function setup(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, {
-    options: {
-      'role-name': { type: 'string' },
-      'approle-mount': { type: 'string' },
-      'secret-id-file': { type: 'string' },
-      'print-secret-id': { type: 'boolean' },
-    },
+  const { values } = parseFlags(io, {
+    strings: 'role-name approle-mount secret-id-file',
+    booleans: 'print-secret-id',
     help: USAGE,
   });
-  if (!flags) return EXIT_OK;
-  const { values } = flags;
   const secretIdFile = values['secret-id-file'];
   const printSecretId = values['print-secret-id'] === true;
   if (!secretIdFile && !printSecretId) {
@@ -58,18 +52,11 @@ async function setup(io: CliIo): Promise<number> {
       'say where the secret id goes: --secret-id-file FILE (mode 600) or --print-secret-id',
     );
   }
-  const read = new EnvReader(io.env);
-  const address = read.url('VAULT_ADDR');
-  const rootToken = read.required('VAULT_TOKEN', 'give an administrator token for this setup');
-  const expected = 'slash-separated segments of letters, digits, "_", "-", "."';
-  const namespace = read.matching('VAULT_NAMESPACE', VAULT_PATH_PATTERN, expected);
-  const mount = read.matching('VAULT_KV_MOUNT', VAULT_PATH_PATTERN, expected, 'secret') as string;
-  const prefix = read.matching(
-    'VAULT_PIN_PREFIX',
-    VAULT_PATH_PATTERN,
-    expected,
-    'whatsapp/two-step-pins',
-  ) as string;
+  const { address, namespace, kvMount: mount, pinPrefix: prefix } = loadVaultLocation(io.env);
+  const rootToken = new EnvReader(io.env).required(
+    'VAULT_TOKEN',
+    'give an administrator token for this setup',
+  );
   const access = await applyWorkerAccess({
     address,
     rootToken,
