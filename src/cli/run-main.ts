@@ -23,9 +23,8 @@ export interface GracefulStop {
   /** Said on stderr at the first signal. */
   notice?: string;
   /**
-   * A further signal: 'exit' quits at once with 130 (a command with nothing to clean up);
-   * 'wait' only says that stopping is under way (one that must stop the servers it started; a
-   * terminal's Ctrl-C can reach it twice, through tsx and through the process group).
+   * A further signal: 'exit' quits at once with 130 ("Ctrl-C again to quit now"); 'wait' only
+   * says that stopping is under way, for a command that must first stop the servers it started.
    */
   again: 'exit' | 'wait';
   /** SIGINT and SIGTERM by default. */
