@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -26,7 +25,11 @@ import {
 import { createOnboardingWorkers, WORKFLOWS_PATH } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { installRuntimeLogging } from '../src/runtime-logging';
-import { runStarter } from '../src/starter';
+import { runStarter } from '../src/batch/run-starter';
+import type { CliIo } from '../src/cli/cli-io';
+import { wholeNumberFlag } from '../src/cli/flag-values';
+import { parseFlags } from '../src/cli/parse-flags';
+import { runMain } from '../src/cli/run-main';
 import { createPinStore } from '../src/vault/pin-store';
 import { createVaultClient } from '../src/vault/vault-client';
 import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../src/workflows/messages';
@@ -82,53 +85,30 @@ export const BENCH_WORKER_SETTINGS = {
 /** Starts in flight at once, for every batch (the starter's default). */
 const START_CONCURRENCY = 20;
 
-interface BenchOptions {
-  sizes: number[];
-  out: string;
-  rate: number;
-  rateNumbers: number;
-  starts: number;
-  dryRunRows: number;
-}
-
-function parseOptions(argv: string[]): BenchOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      sizes: { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean' },
-      rate: { type: 'string' },
-      'rate-numbers': { type: 'string' },
-      starts: { type: 'string' },
-      'dry-run-rows': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+function parseOptions(io: CliIo) {
+  const { values } = parseFlags(io, {
+    strings: 'sizes out rate rate-numbers starts dry-run-rows',
+    booleans: 'quick',
+    help: HELP,
   });
-  if (values.help) return 'help';
-  const int = (flag: string, raw: string | undefined, fallback: number, max: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} must be a whole number 1-${max}`);
-    return n;
-  };
   const quick = values.quick ?? false;
   const sizes = (values.sizes ?? (quick ? '50,100' : '100,500,2000'))
     .split(',')
-    .map((s) => int('--sizes', s.trim(), 0, 20_000));
-  const rate = int('--rate', values.rate, 20, 500);
+    .map((s) => wholeNumberFlag('--sizes', s.trim(), { fallback: 0, max: 20_000 }));
+  const rate = wholeNumberFlag('--rate', values.rate, { fallback: 20, max: 500 });
   return {
     sizes,
     out: resolve(values.out ?? 'bench-results/bench.json'),
     rate,
-    rateNumbers: int(
-      '--rate-numbers',
-      values['rate-numbers'],
-      quick ? 10 * rate : Math.min(2000, 30 * rate),
-      2000,
-    ),
-    starts: int('--starts', values.starts, quick ? 300 : 2000, 20_000),
-    dryRunRows: int('--dry-run-rows', values['dry-run-rows'], quick ? 20_000 : 100_000, 5_000_000),
+    rateNumbers: wholeNumberFlag('--rate-numbers', values['rate-numbers'], {
+      fallback: quick ? 10 * rate : Math.min(2000, 30 * rate),
+      max: 2000,
+    }),
+    starts: wholeNumberFlag('--starts', values.starts, { fallback: quick ? 300 : 2000, max: 20_000 }),
+    dryRunRows: wholeNumberFlag('--dry-run-rows', values['dry-run-rows'], {
+      fallback: quick ? 20_000 : 100_000,
+      max: 5_000_000,
+    }),
   };
 }
 
@@ -555,18 +535,8 @@ function profileSummary(profile: Stack['profile'], numbers: number) {
   );
 }
 
-async function main(): Promise<number> {
-  let opts: BenchOptions | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message} (see --help)`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
+async function main(io: CliIo): Promise<number> {
+  const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const workDir = mkdtempSync(join(tmpdir(), 'pin-onboarding-bench-'));
   const namespaces = [
@@ -690,12 +660,5 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+// Ctrl-C is onInterrupt's: it stops the stack this run started, then exits 130.
+if (require.main === module) runMain({ name: 'bench' }, main);

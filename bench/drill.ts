@@ -4,10 +4,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { startOpenBaoPersistent, type PersistentOpenBaoServer } from '../src/local-stack/openbao-persistent';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../src/local-stack/processes';
+import type { CliIo } from '../src/cli/cli-io';
+import { wholeNumberFlag } from '../src/cli/flag-values';
+import { parseFlags } from '../src/cli/parse-flags';
+import { runMain } from '../src/cli/run-main';
+import { UsageError } from '../src/cli/usage-error';
 import { installRuntimeLogging } from '../src/runtime-logging';
 import { onInterrupt, printTable, sleep, writeJson } from './common';
 import {
@@ -46,46 +50,24 @@ Options:
   --out FILE           results JSON (default bench-results/drill.json)
   --help               this text`;
 
-interface DrillOptions {
-  size: number;
-  only?: DrillName;
-  vaultDownMs: number;
-  temporalDownMs: number;
-  graphRate: number;
-  out: string;
-}
-
-function parseOptions(argv: string[]): DrillOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      size: { type: 'string' },
-      only: { type: 'string' },
-      'vault-down': { type: 'string' },
-      'temporal-down': { type: 'string' },
-      'graph-rate': { type: 'string' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+function parseOptions(io: CliIo) {
+  const { values } = parseFlags(io, {
+    strings: 'size only vault-down temporal-down graph-rate out',
+    booleans: 'quick',
+    help: HELP,
   });
-  if (values.help) return 'help';
-  const num = (flag: string, raw: string | undefined, fallback: number, max: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} must be a whole number 1-${max}`);
-    return n;
-  };
   if (values.only !== undefined && !(DRILLS as readonly string[]).includes(values.only)) {
-    throw new Error(`--only must be one of ${DRILLS.join(', ')}`);
+    throw new UsageError(`--only must be one of ${DRILLS.join(', ')}`);
   }
   const quick = values.quick ?? false;
+  const seconds = (flag: string, raw: string | undefined, fallback: number) =>
+    wholeNumberFlag(flag, raw, { fallback, max: 3_600 }) * 1000;
   return {
-    size: num('--size', values.size, quick ? 60 : 200, 5_000),
+    size: wholeNumberFlag('--size', values.size, { fallback: quick ? 60 : 200, max: 5_000 }),
     only: values.only as DrillName | undefined,
-    vaultDownMs: num('--vault-down', values['vault-down'], quick ? 15 : 60, 3_600) * 1000,
-    temporalDownMs: num('--temporal-down', values['temporal-down'], quick ? 5 : 10, 3_600) * 1000,
-    graphRate: num('--graph-rate', values['graph-rate'], 10, 1_000),
+    vaultDownMs: seconds('--vault-down', values['vault-down'], quick ? 15 : 60),
+    temporalDownMs: seconds('--temporal-down', values['temporal-down'], quick ? 5 : 10),
+    graphRate: wholeNumberFlag('--graph-rate', values['graph-rate'], { fallback: 10, max: 1_000 }),
     out: resolve(values.out ?? 'bench-results/drill.json'),
   };
 }
@@ -194,18 +176,8 @@ function openBaoOutageDrill(stack: DrillStack, size: number, downMs: number): Dr
   };
 }
 
-async function main(): Promise<number> {
-  let opts: DrillOptions | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`drill: ${(err as Error).message} (see --help)`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
+async function main(io: CliIo): Promise<number> {
+  const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const chosen = opts.only ? [opts.only] : [...DRILLS];
   const dir = mkdtempSync(join(tmpdir(), 'pin-onboarding-drill-'));
@@ -301,12 +273,5 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`drill: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+// Ctrl-C is onInterrupt's: it stops the stack this run started, then exits 130.
+if (require.main === module) runMain({ name: 'drill' }, main);

@@ -3,11 +3,14 @@
 // through the batch starter, prints one line per number, and stops everything again. State
 // is kept in .data/, so `npm run stack` afterwards shows the same workflows in the UI.
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError } from './config/env-reader';
+import type { CliIo } from './cli/cli-io';
+import { EXIT_FAILURE, EXIT_OK } from './cli/exit-code-policy';
+import { parseFlags } from './cli/parse-flags';
+import { ListenError } from './cli/listen-error';
+import { runMain } from './cli/run-main';
 import { loadScenarioFile } from './graph-sandbox/scenarios';
-import { connectOnboardingClient, loadOnboardingClientSettings } from './onboarding/onboarding-client';
 import { PortBusyError } from './local-stack/processes';
+import { connectOnboardingClient, loadOnboardingClientSettings } from './onboarding/onboarding-client';
 import {
   codecServerService,
   DEFAULT_PRODUCT_PORTS,
@@ -17,7 +20,7 @@ import {
 import { projectRoot } from './local-stack/server-binaries';
 import { defaultStackDataDir, DEFAULT_STACK_PORTS, startLocalStack } from './local-stack/stack';
 import { installRuntimeLogging } from './runtime-logging';
-import { runStarter } from './starter';
+import { runStarter } from './batch/run-starter';
 import { startWorker } from './worker';
 import { loadWorkerConfig } from './worker-config';
 import { statusQuery, workflowIdFor, type RegisterNumberStatus } from './workflows/messages';
@@ -42,15 +45,10 @@ Options:
 // ONBOARDING_RETRY_SCHEDULES override operators use; production keeps the 30 s..30 min schedule.
 const DEMO_SCHEDULES = JSON.stringify({ graph: { initialInterval: '1s', maximumInterval: '5s' } });
 
-async function main(): Promise<number> {
-  const { values: args } = parseArgs({
-    options: { file: { type: 'string' }, scenarios: { type: 'string' }, help: { type: 'boolean' } },
-  });
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
+async function main(io: CliIo): Promise<number> {
+  const flags = parseFlags(io, { strings: 'file scenarios', help: HELP });
+  const args = flags.values;
+  installRuntimeLogging(io.env.LOG_LEVEL, 'ERROR');
   const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');
   const scenarios = loadScenarioFile(
     args.scenarios ?? join(projectRoot, 'examples', 'sandbox-scenarios.json'),
@@ -66,16 +64,20 @@ async function main(): Promise<number> {
       graphSandboxService({ port: DEFAULT_PRODUCT_PORTS.graphSandbox, scenarios }),
       codecServerService({ port: DEFAULT_PRODUCT_PORTS.codecServer }),
     ],
+  }).catch((err: unknown) => {
+    // The usual holder of these ports is a local stack left running.
+    if (!(err instanceof PortBusyError)) throw err;
+    throw new ListenError(`${err.message}. Is "npm run stack" already running? Stop it first.`, {
+      cause: err,
+    });
   });
   const sandboxUrl = stack.services.find((s) => s.name === 'Graph sandbox')?.url ?? '';
   const env = {
-    ...process.env,
+    ...io.env,
     TEMPORAL_ADDRESS: undefined,
     GRAPH_BASE_URL: sandboxUrl,
-    ONBOARDING_RETRY_SCHEDULES: process.env.ONBOARDING_RETRY_SCHEDULES ?? DEMO_SCHEDULES,
+    ONBOARDING_RETRY_SCHEDULES: io.env.ONBOARDING_RETRY_SCHEDULES ?? DEMO_SCHEDULES,
   };
-  const interrupt = new AbortController();
-  process.once('SIGINT', () => interrupt.abort());
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   try {
     worker = await startWorker(loadWorkerConfig(env, { local: true }));
@@ -83,9 +85,9 @@ async function main(): Promise<number> {
     const code = await runStarter({
       argv: ['--file', file, '--wait', '--wait-timeout', '3m', '--report', reportFile],
       env,
-      stdout: process.stdout,
+      stdout: io.stdout,
       stderr: process.stderr,
-      signal: interrupt.signal,
+      signal: io.signal,
     });
     await printPerNumberSummary(reportFile, env);
     console.log(
@@ -99,7 +101,7 @@ async function main(): Promise<number> {
     );
     // Numbers parked for a person are the expected end for the sandbox's permanent faults:
     // the job itself succeeded unless the starter could not run (2) or was interrupted.
-    return code === 1 ? 0 : code;
+    return code === EXIT_FAILURE ? EXIT_OK : code;
   } finally {
     worker?.shutdown();
     await worker?.done.catch(() => undefined);
@@ -130,16 +132,5 @@ async function printPerNumberSummary(reportFile: string, env: NodeJS.ProcessEnv)
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof PortBusyError) {
-      console.error(`start: ${err.message}. Is "npm run stack" already running? Stop it first.`);
-    } else if (err instanceof ConfigError) {
-      console.error(`start: ${err.message}`);
-    } else {
-      console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    process.exit(2);
-  },
-);
+// Ctrl-C stops starting numbers; the worker and the stack are then stopped as at the end.
+if (require.main === module) runMain({ name: 'start', stop: { again: 'wait' } }, main);

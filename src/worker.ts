@@ -1,7 +1,9 @@
 // The worker process: both task queues in one process; scale out by running more of them.
-import { parseArgs } from 'node:util';
 import { createDataConverter } from './codec/data-converter';
-import { ConfigError } from './config/env-reader';
+import type { CliIo } from './cli/cli-io';
+import { EXIT_OK } from './cli/exit-code-policy';
+import { parseFlags } from './cli/parse-flags';
+import { runMain } from './cli/run-main';
 import { createGraphClient } from './graph/graph-client';
 import { createOnboardingWorkers } from './onboarding-worker';
 import { installRuntimeLogging } from './runtime-logging';
@@ -83,42 +85,17 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   return { done, shutdown: () => workers.shutdown() };
 }
 
-async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({ options: { local: { type: 'boolean' }, help: { type: 'boolean' } } }).values;
-  } catch (err) {
-    console.error(`worker: ${(err as Error).message} (see --help)`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  try {
-    installRuntimeLogging(process.env.LOG_LEVEL, 'INFO');
-    const config = loadWorkerConfig(process.env, {
-      local: Boolean(args.local) || process.env.ONBOARDING_LOCAL_STACK === '1',
-    });
-    const worker = await startWorker(config);
-    await worker.done;
-    console.error('worker: stopped');
-    return 0;
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof TemporalUnreachableError) {
-      console.error(`worker: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
+async function main(io: CliIo): Promise<number> {
+  const flags = parseFlags(io, { booleans: 'local', help: HELP });
+  installRuntimeLogging(io.env.LOG_LEVEL, 'INFO');
+  const config = loadWorkerConfig(io.env, {
+    local: flags.values.local === true || io.env.ONBOARDING_LOCAL_STACK === '1',
+  });
+  const worker = await startWorker(config);
+  await worker.done;
+  console.error('worker: stopped');
+  return EXIT_OK;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+// SIGINT and SIGTERM are the Temporal runtime's: it shuts the workers down, then `done` resolves.
+if (require.main === module) runMain({ name: 'worker' }, main);

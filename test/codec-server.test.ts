@@ -1,5 +1,4 @@
 // The codec server as the Temporal UI calls it, its configuration, and its CLI as a real process.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,6 +33,7 @@ import { ConfigError } from '../src/config/env-reader';
 import { createKeyring } from '../src/crypto/keyring';
 import { freePort } from '../src/local-stack/processes';
 import type { SealedPin } from '../src/workflows/messages';
+import { runTsx } from './support/process-runner';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
 const PHONE = '+15550182244';
@@ -350,8 +350,6 @@ describe('codec configuration', () => {
 });
 
 describe('codec server CLI', () => {
-  const cli = join(__dirname, '..', 'src', 'codec', 'codec-server-cli.ts');
-  const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx');
   const keysValue = `${newKey.kid}:${newKey.key.toString('base64')},${oldKey.kid}:${oldKey.key.toString('base64')}`;
 
   function run(args: string[], env: Record<string, string | undefined>) {
@@ -364,18 +362,13 @@ describe('codec server CLI', () => {
     ]) {
       delete cleanEnv[name];
     }
-    const child = spawn(tsx, [cli, ...args], {
+    const proc = runTsx({
+      name: 'codec server CLI',
+      script: 'src/codec/codec-server-cli.ts',
+      args,
       env: { ...cleanEnv, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolveExit) =>
-      child.once('exit', (code) => resolveExit(code)),
-    );
-    return { child, exited, out: () => stdout, err: () => stderr };
+    return { proc, exited: proc.exited, out: () => proc.stdout(), err: () => proc.stderr() };
   }
 
   it('starts, decodes for a bearer, and stops on SIGTERM', async () => {
@@ -385,11 +378,7 @@ describe('codec server CLI', () => {
       [CODEC_SERVER_AUTH_TOKEN]: token,
     });
     try {
-      const deadline = Date.now() + 30_000;
-      while (!proc.out().includes('listening on') && Date.now() < deadline) {
-        if (proc.child.exitCode !== null) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await proc.proc.waitForLine(/listening on/, 30_000);
       expect(proc.out()).toContain(`Codec server listening on http://127.0.0.1:${port}`);
       expect(proc.out()).toContain('Include cross-origin credentials');
       expect(proc.out()).not.toContain(token);
@@ -402,7 +391,7 @@ describe('codec server CLI', () => {
         (await call(`http://127.0.0.1:${port}/decode`, { headers: jsonHeaders(), body: encoded })).status,
       ).toBe(401);
     } finally {
-      proc.child.kill('SIGTERM');
+      proc.proc.signal('SIGTERM');
     }
     expect(await proc.exited).toBe(0);
   });

@@ -1,10 +1,9 @@
 // The Graph sandbox on its own, over plain HTTP: Meta's shapes, the inspection and control endpoints,
 // scenario parsing, and the CLI as a separate process (start, answer, stop on SIGTERM, busy port).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/env-reader';
@@ -20,6 +19,7 @@ import {
   type Scenario,
 } from '../src/graph-sandbox/scenarios';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
+import { runTsx, type CapturedProcess } from './support/process-runner';
 
 const TOKEN = 'sandbox-test-token-5d1e';
 const NUMBER = '109876543210987';
@@ -463,19 +463,21 @@ describe('scenario parsing', () => {
 });
 
 describe('the CLI (npm run graph-sandbox)', () => {
-  const tsx = resolve('node_modules/.bin/tsx');
-  const cli = resolve('src/graph-sandbox/cli.ts');
-  const children: ChildProcess[] = [];
+  const running: CapturedProcess[] = [];
   let holder: Server | undefined;
 
   interface Run {
-    child: ChildProcess;
+    proc: CapturedProcess;
+    /** stdout then stderr. */
     output: () => string;
-    exited: Promise<number | null>;
+    exited: Promise<number | NodeJS.Signals>;
   }
 
   function runCli(args: string[], env: Record<string, string> = {}): Run {
-    const child = spawn(tsx, [cli, ...args], {
+    const proc = runTsx({
+      name: 'graph sandbox CLI',
+      script: 'src/graph-sandbox/cli.ts',
+      args,
       env: {
         ...process.env,
         GRAPH_ACCESS_TOKEN: '',
@@ -483,25 +485,13 @@ describe('the CLI (npm run graph-sandbox)', () => {
         GRAPH_SANDBOX_PORT: '',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    children.push(child);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolveExit) =>
-      child.once('exit', (code) => resolveExit(code)),
-    );
-    return { child, output: () => out, exited };
+    running.push(proc);
+    return { proc, output: () => proc.stdout() + proc.stderr(), exited: proc.exited };
   }
 
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
-      }
-    }
+    for (const proc of running.splice(0)) await proc.stop(0, 'SIGKILL');
     if (holder) await new Promise((r) => holder?.close(r));
     holder = undefined;
   });
@@ -526,7 +516,7 @@ describe('the CLI (npm run graph-sandbox)', () => {
       expect((await call('POST', '/v25.0/600', opts)).status).toBe(401);
       expect((await call('GET', '/_sandbox/numbers/100', { base })).json()).toMatchObject({ pin: '246810' });
 
-      run.child.kill('SIGTERM');
+      run.proc.signal('SIGTERM');
       expect(await run.exited).toBe(0);
       expect(run.output()).not.toContain('246810');
       await expect(call('GET', '/_sandbox/health', { base })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
@@ -554,9 +544,9 @@ describe('the CLI (npm run graph-sandbox)', () => {
     expect(run.output()).toContain('GRAPH_SANDBOX_SCENARIOS');
   });
 
-  it('a bad scenarios file exits non-zero naming the file', async () => {
+  it('a bad scenarios file is a configuration error (exit 2) naming the file', async () => {
     const run = runCli(['--port', '0', '--scenarios', '/nonexistent/scenarios.json']);
-    expect(await run.exited).toBe(1);
+    expect(await run.exited).toBe(2);
     expect(run.output()).toContain('/nonexistent/scenarios.json');
   });
 });

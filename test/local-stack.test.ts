@@ -1,19 +1,17 @@
 // `npm run stack` as an operator uses it: the real CLI in a child process, real servers on free
 // ports, the real `temporal` and `bao` command-line tools pointed at it, then Ctrl-C and a
 // restart on the same data folder to prove that workflows and vault secrets survive it.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OPENBAO_KEYS_FILE, startOpenBaoPersistent } from '../src/local-stack/openbao-persistent';
 import { assertPortFree, freePort } from '../src/local-stack/processes';
-import { projectRoot, serverBinary } from '../src/local-stack/server-binaries';
+import { serverBinary } from '../src/local-stack/server-binaries';
 import {
   STACK_MARKER_FILE,
   startLocalStack,
@@ -21,10 +19,15 @@ import {
   type LocalStackCore,
 } from '../src/local-stack/stack';
 import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE } from '../src/workflows/messages';
+import { runToExit, runTsx, type CapturedProcess } from './support/process-runner';
 
-const run = promisify(execFile);
-const tsxCli = join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const stackCli = join(projectRoot, 'src', 'local-stack', 'cli.ts');
+/** A server's own CLI (temporal, bao) to its end; fails unless it exits 0. */
+async function run(command: string, args: string[], env: Record<string, string | undefined> = process.env) {
+  const result = await runToExit({ name: command, command, args, env });
+  if (result.code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
+  return result;
+}
 
 const scratch = mkdtempSync(join(tmpdir(), 'local-stack-test-'));
 const running = new Set<StackCliProcess>();
@@ -42,42 +45,28 @@ async function stackPorts(): Promise<{ temporalPort: number; uiPort: number; vau
   return { temporalPort, uiPort, vaultPort };
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 /** The stack CLI in a child process (tsx relays Ctrl-C to it, as under `npm run stack`). */
 class StackCliProcess {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-  private readonly child: ChildProcess;
+  readonly exited: Promise<number | NodeJS.Signals>;
+  private readonly proc: CapturedProcess;
 
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, [tsxCli, stackCli, ...args], {
-      cwd: projectRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolveExit) =>
-      this.child.once('exit', (code, signal) => resolveExit({ code, signal })),
-    );
+    this.proc = runTsx({ name: 'stack CLI', script: 'src/local-stack/cli.ts', args, env: process.env });
+    this.exited = this.proc.exited;
     running.add(this);
     void this.exited.then(() => running.delete(this));
   }
 
+  get stdout(): string {
+    return this.proc.stdout();
+  }
+
+  get stderr(): string {
+    return this.proc.stderr();
+  }
+
   async ready(timeoutMs = 90_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let ended = false;
-    void this.exited.then(() => (ended = true));
-    while (!this.stdout.includes('Local stack ready.')) {
-      if (ended || Date.now() > deadline) {
-        throw new Error(`the stack CLI did not get ready:\n${this.stdout}\n${this.stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await this.proc.waitForLine(/^Local stack ready\./, timeoutMs);
     return this.stdout;
   }
 
@@ -88,16 +77,13 @@ class StackCliProcess {
   }
 
   interrupt(): void {
-    this.child.kill('SIGINT');
+    this.proc.signal('SIGINT');
   }
 
   /** Cleanup after a failed test: Ctrl-C, then force, then the servers themselves. */
   async terminate(): Promise<void> {
     const pids = this.serverPids();
-    this.child.kill('SIGINT');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
-    await this.exited;
-    clearTimeout(timer);
+    await this.proc.stop(20_000, 'SIGINT');
     for (const pid of pids) {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
@@ -121,7 +107,10 @@ function field(output: string, pattern: RegExp): string {
 
 async function bao(env: { BAO_ADDR: string; BAO_TOKEN: string }, args: string[]): Promise<string> {
   const { stdout } = await run(serverBinary('bao'), args, {
-    env: { ...process.env, ...env, HOME: scratch, BAO_FORMAT: 'table' },
+    ...process.env,
+    ...env,
+    HOME: scratch,
+    BAO_FORMAT: 'table',
   });
   return stdout;
 }
@@ -220,7 +209,7 @@ describe('npm run stack (the local stack CLI)', () => {
 
     // Ctrl-C: a clean exit, and no server left behind.
     first.interrupt();
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(await first.exited).toBe(0);
     expect(first.stdout).toContain('stack: stopped.');
     for (const pid of pids) expect(isAlive(pid), `server pid ${pid} still running`).toBe(false);
     await assertPortFree(temporalPort, 'Temporal gRPC');
@@ -250,7 +239,7 @@ describe('npm run stack (the local stack CLI)', () => {
     }
     const pids2 = second.serverPids();
     second.interrupt();
-    expect((await second.exited).code).toBe(0);
+    expect(await second.exited).toBe(0);
     for (const pid of pids2) expect(isAlive(pid), `server pid ${pid} still running`).toBe(false);
   }, 240_000);
 
@@ -274,7 +263,7 @@ describe('npm run stack (the local stack CLI)', () => {
         '--data-dir',
         join(scratch, 'busy-port'),
       ]);
-      expect((await cli.exited).code).toBe(2);
+      expect(await cli.exited).toBe(2);
       const lines = cli.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(`port ${busyPort} (Temporal gRPC) is already in use`);

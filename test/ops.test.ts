@@ -1,9 +1,8 @@
 // The operator CLI against real parked workflows (dev server, OpenBao, Graph sandbox): what
 // `list` finds, what `show` says, and that `reset` / `retry` finish a number, or refuse clearly.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../src/graph-sandbox/scenarios';
 import { freePort } from '../src/local-stack/processes';
@@ -11,12 +10,11 @@ import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { runOps } from '../src/ops/ops-cli';
 import type { OnboardingListEntry } from '../src/ops/parked-numbers';
-import { runStarter } from '../src/starter';
+import { runStarter } from '../src/batch/run-starter';
 import { statusQuery, workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
 import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { PROJECT_ROOT, runToExit } from './support/process-runner';
 import { waitForStage } from './support/workflow-polling';
-
-const PROJECT_ROOT = resolve(__dirname, '..');
 
 let h: OnboardingHarness;
 let workers: OnboardingWorkers;
@@ -351,23 +349,21 @@ describe('command line', () => {
   ])('usage error $argv: one line, exit 2', async ({ argv, error }) => {
     const { code, stderr } = await ops(...argv);
     expect(code).toBe(2);
-    expect(stderr).toBe(`ops: ${error}\nops: see --help\n`);
+    expect(stderr).toBe(`ops: ${error} (see --help)\n`);
   });
 
   it('as a process: Temporal unreachable is one line and exit 2', async () => {
     const port = await freePort();
-    const child = spawn(resolve(PROJECT_ROOT, 'node_modules/.bin/tsx'), ['src/ops/ops-cli.ts', 'list'], {
-      cwd: PROJECT_ROOT,
+    const { code, stderr } = await runToExit({
+      name: 'ops list',
+      script: 'src/ops/ops-cli.ts',
+      args: ['list'],
       env: {
         PATH: process.env.PATH,
         TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
         PAYLOAD_CODEC_KEYS: `ops-test:${randomBytes(32).toString('base64')}`,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(new RegExp(`^ops: cannot reach Temporal at 127\\.0\\.0\\.1:${port} `));

@@ -1,11 +1,10 @@
 // Replay: the committed histories of real runs replay against this checkout's workflow code (so a
 // change that would break running workflows fails the build), a deliberately non-deterministic
 // change is caught, and `npm run replay` does the same for files and for executions on a server.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -27,9 +26,9 @@ import {
   workflowBundle,
   type OnboardingHarness,
 } from './support/onboarding-harness';
+import { runToExit } from './support/process-runner';
 import { waitForStage } from './support/workflow-polling';
 
-const PROJECT_ROOT = resolve(__dirname, '..');
 const HISTORIES_DIR = join(__dirname, 'histories');
 const FIXTURE_KEYS_FILE = join(HISTORIES_DIR, 'codec-keys.txt');
 const ALTERED_WORKFLOWS_PATH = join(__dirname, 'fixtures', 'altered-register-number.ts');
@@ -62,24 +61,19 @@ async function replayAll(bundle: WorkflowBundle, sources: HistorySource[], dataC
 }
 
 interface Captured {
-  code: number | null;
+  code: number | NodeJS.Signals;
   stdout: string;
   stderr: string;
 }
 
 /** `npm run replay -- ...` as an engineer runs it (npm run replay is tsx src/replay/replay-cli.ts). */
-async function replayCli(args: string[], env: Record<string, string> = {}): Promise<Captured> {
-  const child = spawn(resolve(PROJECT_ROOT, 'node_modules/.bin/tsx'), ['src/replay/replay-cli.ts', ...args], {
-    cwd: PROJECT_ROOT,
+function replayCli(args: string[], env: Record<string, string> = {}): Promise<Captured> {
+  return runToExit({
+    name: 'replay',
+    script: 'src/replay/replay-cli.ts',
+    args,
     env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  return { code, stdout, stderr };
 }
 
 async function replayInProcess(
@@ -209,11 +203,11 @@ describe('npm run replay', () => {
   it.each([
     {
       argv: [],
-      error: 'replay: nothing to replay: give history files (JSON) or --query\nreplay: see --help\n',
+      error: 'replay: nothing to replay: give history files (JSON) or --query (see --help)\n',
     },
     {
       argv: ['x.json', '--query', 'a'],
-      error: 'replay: give history files or --query, not both\nreplay: see --help\n',
+      error: 'replay: give history files or --query, not both (see --help)\n',
     },
     {
       argv: ['--codec-keys-file', FIXTURE_KEYS_FILE, 'missing.json'],
@@ -309,21 +303,18 @@ describe('npm run replay', () => {
     });
 
     it('replays what `temporal workflow show --output json` saved, as the UI download would be', async () => {
-      const show = spawn(
-        serverBinary('temporal'),
-        ['workflow', 'show', '--workflow-id', workflowIdFor(completed), '--output', 'json'],
-        {
-          env: {
-            PATH: process.env.PATH,
-            TEMPORAL_ADDRESS: inject('temporalAddress'),
-            TEMPORAL_NAMESPACE: 'replay',
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
+      const show = await runToExit({
+        name: 'temporal workflow show',
+        command: serverBinary('temporal'),
+        args: ['workflow', 'show', '--workflow-id', workflowIdFor(completed), '--output', 'json'],
+        env: {
+          PATH: process.env.PATH,
+          TEMPORAL_ADDRESS: inject('temporalAddress'),
+          TEMPORAL_NAMESPACE: 'replay',
         },
-      );
-      let json = '';
-      show.stdout.on('data', (d: Buffer) => (json += d.toString()));
-      expect(await new Promise((done) => show.once('exit', done))).toBe(0);
+      });
+      expect(show.code, show.stderr).toBe(0);
+      const json = show.stdout;
       const dir = mkdtempSync(join(tmpdir(), 'replay-test-'));
       try {
         const file = join(dir, `${workflowIdFor(completed)}.json`);

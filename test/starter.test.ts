@@ -1,11 +1,10 @@
 // The batch starter end to end on the real dev server, with the stand-in workflow behind the
 // product's codec: in-process runs for the outcomes and the report, the real CLI for what only a
 // process shows (exit codes, one-line errors, Ctrl-C and the rerun, memory on 100,000 rows).
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,12 +12,12 @@ import { createDataConverter } from '../src/codec/data-converter';
 import { parseKeyring } from '../src/crypto/keyring';
 import { freePort } from '../src/local-stack/processes';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
-import { runStarter } from '../src/starter';
+import { runStarter } from '../src/batch/run-starter';
 import { workflowIdFor } from '../src/workflows/messages';
 import { startFixtureWorker, type FixtureWorker } from './fixtures/fixture-worker';
 import { fixtureInputQuery } from './fixtures/starter-workflows';
+import { runTsx, waitForExit } from './support/process-runner';
 
-const PROJECT_ROOT = resolve(__dirname, '..');
 const CODEC_KEYS = `starter-test:${randomBytes(32).toString('base64')}`;
 let fx: FixtureWorker;
 let dir: string;
@@ -56,19 +55,25 @@ async function starter(
   return { code, stdout, stderr };
 }
 
-/** The CLI as an operator runs it (`npm run starter` is `tsx src/starter.ts`). */
+/**
+ * The CLI as an operator runs it (`npm run starter` is `tsx src/starter.ts`), in one process so
+ * that a Ctrl-C reaches the starter itself.
+ */
 function spawnStarter(argv: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...argv], {
-    cwd: PROJECT_ROOT,
+  return runTsx({
+    name: 'starter',
+    script: 'src/starter.ts',
+    loader: 'import',
+    args: argv,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = once(child, 'exit').then(([code]) => ({ code: code as number, stdout, stderr }));
-  return { child, done, stderr: () => stderr };
+}
+
+async function starterProcess(argv: string[], env: Record<string, string>): Promise<Captured> {
+  const proc = spawnStarter(argv, env);
+  const code = await waitForExit(proc, 120_000);
+  if (typeof code !== 'number') throw new Error(`the starter was killed by ${code}:\n${proc.stderr()}`);
+  return { code, stdout: proc.stdout(), stderr: proc.stderr() };
 }
 
 function cliEnv(): Record<string, string> {
@@ -300,11 +305,10 @@ describe('starter', () => {
 describe('starter CLI', () => {
   it('exits 2 with one line when Temporal cannot be reached', async () => {
     const csv = file('unreachable.csv', `phone_number_id\n${id('1')}\n`);
-    const { done } = spawnStarter(['--file', csv], {
+    const { code, stderr, stdout } = await starterProcess(['--file', csv], {
       ...cliEnv(),
       TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
     });
-    const { code, stderr, stdout } = await done;
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toHaveLength(1);
@@ -316,15 +320,11 @@ describe('starter CLI', () => {
     const csv = file('interrupt.csv', ['phone_number_id', ...ids].join('\n'));
     const run = spawnStarter(['--file', csv, '--rate', '4', '--progress-every', '1'], cliEnv());
     // Interrupt once a few rows are started: progress lines say how many.
-    while (!/started [3-9]\b/.test(run.stderr())) {
-      if (run.child.exitCode !== null) throw new Error(`starter ended early:\n${run.stderr()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    run.child.kill('SIGINT');
-    const first = await run.done;
-    expect(first.code).toBe(130);
-    expect(first.stdout).toMatch(/interrupted: no new rows were started/);
-    const startedFirst = summaryCount(first.stdout, 'started');
+    await run.waitForLine(/started [3-9]\b/, 60_000);
+    run.signal('SIGINT');
+    expect(await waitForExit(run, 60_000)).toBe(130);
+    expect(run.stdout()).toMatch(/interrupted: no new rows were started/);
+    const startedFirst = summaryCount(run.stdout(), 'started');
     expect(startedFirst).toBeGreaterThanOrEqual(3);
     expect(startedFirst).toBeLessThan(40);
 
@@ -358,7 +358,7 @@ describe('starter CLI', () => {
     }
     out.end();
     await once(out, 'close');
-    const { code, stdout } = await spawnStarter(['--file', path, '--dry-run', '--stats'], {}).done;
+    const { code, stdout } = await starterProcess(['--file', path, '--dry-run', '--stats'], {});
     expect(code).toBe(0);
     expect(summaryCount(stdout, 'valid \\(dry run\\)')).toBe(100_000);
     expect(summaryCount(stdout, 'invalid')).toBe(0);

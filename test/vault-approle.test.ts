@@ -170,18 +170,23 @@ describe('worker AppRole', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vault-setup-'));
     try {
       const file = join(dir, 'secret-id');
-      const out: string[] = [];
-      const err: string[] = [];
-      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+      let printed = '';
+      let errors = '';
       const env = { VAULT_ADDR: address, VAULT_TOKEN: rootToken, VAULT_PIN_PREFIX: prefix };
-      expect(await runSetupCli(['--role-name', roleName], env, io)).toBe(2);
-      expect(err.join('\n')).toMatch(/--secret-id-file/);
+      const setup = (argv: string[]) =>
+        runSetupCli({
+          argv,
+          env,
+          stdout: { write: (s: string) => (printed += s) },
+          stderr: { write: (s: string) => (errors += s) },
+        });
+      expect(await setup(['--role-name', roleName])).toBe(2);
+      expect(errors).toMatch(/^vault-setup: say where the secret id goes: --secret-id-file .*\n$/);
 
-      expect(await runSetupCli(['--role-name', roleName, '--secret-id-file', file], env, io)).toBe(0);
+      expect(await setup(['--role-name', roleName, '--secret-id-file', file])).toBe(0);
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const secretId = readFileSync(file, 'utf8').trim();
       expect(secretId).toMatch(/^[0-9a-f-]{36}$/);
-      const printed = out.join('\n');
       // Same role as applied before: applying again converges instead of minting a new role id.
       expect(printed).toContain(`VAULT_ROLE_ID=${access.roleId}`);
       expect(printed).not.toContain(secretId);

@@ -1,49 +1,39 @@
 // The worker process itself: configuration is checked at start-up with one line naming the
 // variable, and a configured worker serves both queues and stops gracefully on SIGTERM.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { generateKeyringValue } from '../src/crypto/keyring';
-import { projectRoot } from '../src/local-stack/server-binaries';
-
-const TSX = join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+import { runTsx, waitForExit } from './support/process-runner';
 
 interface Exit {
-  code: number | null;
+  code: number | NodeJS.Signals;
   stdout: string;
   stderr: string;
 }
 
-function runWorker(
+async function runWorker(
   env: Record<string, string>,
   opts: { stopAfter?: RegExp; args?: string[] } = {},
 ): Promise<Exit> {
-  return new Promise((resolveExit, reject) => {
-    const child = spawn(process.execPath, [TSX, 'src/worker.ts', ...(opts.args ?? [])], {
-      cwd: projectRoot,
-      // Only what the test gives: nothing from the developer's shell may satisfy a check.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    let stopSent = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      // One SIGTERM, as an orchestrator sends; a second one would mean "stop now".
-      if (!stopSent && opts.stopAfter?.test(stderr)) {
-        stopSent = true;
-        child.kill('SIGTERM');
-      }
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolveExit({ code, stdout, stderr });
-    });
+  const worker = runTsx({
+    name: 'worker',
+    script: 'src/worker.ts',
+    args: opts.args,
+    // Only what the test gives: nothing from the developer's shell may satisfy a check.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
+  if (opts.stopAfter) {
+    // One SIGTERM, as an orchestrator sends; a second one would mean "stop now".
+    try {
+      await worker.waitForLine(opts.stopAfter, 60_000);
+    } catch (err) {
+      await worker.stop(5_000);
+      throw err;
+    }
+    worker.signal('SIGTERM');
+  }
+  const code = await waitForExit(worker, 60_000);
+  return { code, stdout: worker.stdout(), stderr: worker.stderr() };
 }
 
 function baseEnv(): Record<string, string> {

@@ -1,10 +1,7 @@
 // Progress of a batch on stderr: a bar redrawn in place on a terminal, plain lines every N rows or
 // seconds otherwise (CI logs and `2> file` must stay readable). The bar's position is the line of
 // the last row handled out of the file's line count (reading runs ahead of the starts).
-
-export interface TextWriter {
-  write(text: string): unknown;
-}
+import type { TextWriter } from '../cli/cli-io';
 
 export interface BatchCounts {
   rows: number;

@@ -2,7 +2,8 @@
 // 100,000-row report never sits in memory) to a temporary file renamed into place at the end, and
 // the human summary printed on stdout.
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
-import type { BatchCounts, TextWriter } from './progress';
+import type { TextWriter } from '../cli/cli-io';
+import type { BatchCounts } from './progress';
 
 export type RowOutcome =
   'valid' | 'started' | 'restarted' | 'already-running' | 'already-completed' | 'invalid' | 'failed';

@@ -3,6 +3,7 @@
 // the reading, never an in-flight start, so the report says exactly what was done; a rerun is safe
 // because starts are idempotent (a started number comes back as already running or done).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { firstLine } from '../cli/first-line';
 import type { StartOnboardingResult } from '../onboarding/start-onboarding';
 import type { RegisterNumberInput } from '../workflows/messages';
 import { emptyCounts, type BatchCounts } from './progress';
@@ -31,11 +32,6 @@ export interface BatchRunResult {
   interrupted: boolean;
   /** Why reading stopped early: a BatchFileError, the stream's own error, or the report's. */
   readError?: unknown;
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
 }
 
 /** Spaces starts `1/rate` seconds apart; the wait ends early (false) when the signal aborts. */

@@ -3,8 +3,14 @@
 // Local keys are opt-in (--local) rather than the fallback for a missing PAYLOAD_CODEC_KEYS: a
 // deployed codec server that silently generated its own key would decode nothing and encode with a
 // key no worker knows, which is worse than refusing to start.
-import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader } from '../config/env-reader';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
+import { portSetting } from '../cli/flag-values';
+import { firstLine } from '../cli/first-line';
+import { listenFailure } from '../cli/listen-error';
+import { parseFlags } from '../cli/parse-flags';
+import { runMain, stopRequested } from '../cli/run-main';
+import { ConfigError } from '../config/env-reader';
 import {
   CODEC_SERVER_AUTH_TOKEN,
   CODEC_SERVER_CORS_ORIGINS,
@@ -15,6 +21,8 @@ import {
 import { startCodecServer } from './codec-server';
 
 const DEFAULT_PORT = 8888;
+/** What --local supplies: a missing one outside the local stack gets that hint. */
+const LOCAL_KEY_VARIABLES: readonly string[] = [PAYLOAD_CODEC_KEYS, CODEC_SERVER_AUTH_TOKEN];
 
 const USAGE = `Usage: npm run codec-server -- [--local] [--port <port>] [--host <host>]
 
@@ -34,88 +42,40 @@ Environment:
   ${CODEC_SERVER_CORS_ORIGINS}  allowed Temporal UI origins (default http://localhost:8233,http://127.0.0.1:8233)
   CODEC_SERVER_PORT          default port`;
 
-function parsePort(raw: string, source: string): number {
-  const port = Number(raw);
-  if (!/^\d{1,5}$/.test(raw) || port > 65535) {
-    throw new ConfigError(source, `must be a port number from 0 to 65535 (got "${raw}")`);
-  }
-  return port;
-}
-
-async function main(): Promise<number | undefined> {
-  let args: { local?: boolean; port?: string; host?: string; help?: boolean };
-  try {
-    args = parseArgs({
-      options: {
-        local: { type: 'boolean' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    console.error(`codec server: ${(err as Error).message} (see --help)`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
-
-  const env = new EnvReader(process.env);
-  const local = args.local === true;
+async function main(io: CliIo): Promise<number> {
+  const flags = parseFlags(io, { strings: 'port host', booleans: 'local', help: USAGE });
+  const local = flags.values.local === true;
+  const port = portSetting({
+    flag: '--port',
+    raw: flags.values.port,
+    variable: 'CODEC_SERVER_PORT',
+    env: io.env,
+    fallback: DEFAULT_PORT,
+    allowZero: true,
+  });
   let config: ReturnType<typeof loadCodecServerConfig>;
-  let port: number;
   try {
-    const envPort = env.optional('CODEC_SERVER_PORT');
-    port =
-      args.port !== undefined
-        ? parsePort(args.port, '--port')
-        : envPort !== undefined
-          ? parsePort(envPort, 'CODEC_SERVER_PORT')
-          : DEFAULT_PORT;
-    config = loadCodecServerConfig(process.env, { local });
+    config = loadCodecServerConfig(io.env, { local });
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const hint =
-      !local && (err.variable === PAYLOAD_CODEC_KEYS || err.variable === CODEC_SERVER_AUTH_TOKEN)
-        ? ' (on the local stack, run with --local)'
-        : '';
-    console.error(`codec server: ${err.message}${hint}`);
-    return 2;
-  }
-
-  const host = args.host ?? '127.0.0.1';
-  let server: Awaited<ReturnType<typeof startCodecServer>>;
-  try {
-    server = await startCodecServer({
-      port,
-      host,
-      keyring: config.keyring,
-      authToken: config.authToken,
-      allowedOrigins: config.allowedOrigins,
-      log: (line) => console.error(line),
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const why =
-        code === 'EADDRINUSE'
-          ? 'is already in use'
-          : code === 'EACCES'
-            ? 'is not allowed'
-            : 'is not available';
-      console.error(
-        `codec server: port ${port} on ${host} ${why}: stop whatever holds it or choose another with --port`,
-      );
-      return 2;
+    if (err instanceof ConfigError && !local && LOCAL_KEY_VARIABLES.includes(err.variable)) {
+      throw new ConfigError(err.variable, `${err.problem} (on the local stack, run with --local)`);
     }
     throw err;
   }
 
-  const tokenIsLocal = local && env.optional(CODEC_SERVER_AUTH_TOKEN) === undefined;
+  const host = flags.values.host ?? '127.0.0.1';
+  const server = await startCodecServer({
+    port,
+    host,
+    keyring: config.keyring,
+    authToken: config.authToken,
+    allowedOrigins: config.allowedOrigins,
+    log: (line) => console.error(line),
+  }).catch((err: unknown) => {
+    throw listenFailure(err, host, port);
+  });
+
+  const tokenIsLocal = local && !io.env[CODEC_SERVER_AUTH_TOKEN]?.trim();
   console.log(`Codec server listening on ${server.url}`);
   console.log(`  keys: ${config.keyring.kids.join(', ')} (encrypting with ${config.keyring.currentKid})`);
   console.log(`  allowed UI origins: ${config.allowedOrigins.join(', ')}`);
@@ -142,27 +102,15 @@ async function main(): Promise<number | undefined> {
     );
   }
 
-  const stop = (signal: NodeJS.Signals) => {
-    console.log(`codec server: ${signal}, stopping`);
-    server.close().then(
-      () => (process.exitCode = 0),
-      (err: unknown) => {
-        console.error(`codec server: could not stop cleanly: ${(err as Error).message}`);
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return undefined;
+  const signal = await stopRequested(io.signal);
+  console.log(`codec server: ${signal}, stopping`);
+  try {
+    await server.close();
+  } catch (err) {
+    console.error(`codec server: could not stop cleanly: ${firstLine(err)}`);
+    return EXIT_FAILURE;
+  }
+  return EXIT_OK;
 }
 
-main().then(
-  (code) => {
-    if (code !== undefined) process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`codec server: ${(err as Error).stack ?? String(err)}`);
-    process.exitCode = 1;
-  },
-);
+if (require.main === module) runMain({ name: 'codec server', stop: { again: 'exit' } }, main);

@@ -1,17 +1,14 @@
 // `npm run graph-sandbox`: the Graph sandbox as its own process, for the local stack, drills and
 // manual runs. Scenarios come from GRAPH_SANDBOX_SCENARIOS and/or --scenarios FILE (the file wins per
 // key) and can be changed while it runs through PUT /_sandbox/scenarios/{id}.
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/env-reader';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_OK } from '../cli/exit-code-policy';
+import { portSetting } from '../cli/flag-values';
+import { listenFailure } from '../cli/listen-error';
+import { parseFlags } from '../cli/parse-flags';
+import { runMain, stopRequested } from '../cli/run-main';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
-import {
-  loadScenarioFile,
-  ScenarioError,
-  scenariosFromEnv,
-  SCENARIOS_ENV,
-  type ScenarioMap,
-} from './scenarios';
-import { PortBusyError } from '../local-stack/processes';
+import { loadScenarioFile, scenariosFromEnv, SCENARIOS_ENV, type ScenarioMap } from './scenarios';
 import { DEFAULT_SANDBOX_PORT, startGraphSandbox } from './server';
 
 const HELP = `Graph sandbox: a local stand-in for graph.facebook.com with fault injection.
@@ -33,73 +30,31 @@ Control while running: PUT/DELETE /_sandbox/scenarios/{id}, POST /_sandbox/wabas
 GET /_sandbox/numbers/{id}, GET /_sandbox/requests, POST /_sandbox/reset.
 `;
 
-function fail(line: string): never {
-  console.error(`graph-sandbox: ${line}`);
-  process.exit(1);
-}
-
-function parsePort(raw: string, source: string): number {
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65_535) fail(`${source} must be a port number 0-65535 (got "${raw}")`);
-  return port;
-}
-
-async function main() {
-  let args: ReturnType<typeof parse>;
-  function parse() {
-    return parseArgs({
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        token: { type: 'string' },
-        scenarios: { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  }
-  try {
-    args = parse();
-  } catch (err) {
-    fail(`${(err as Error).message} (see --help)`);
-  }
-  const { values } = args;
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-
-  const envPort = process.env.GRAPH_SANDBOX_PORT?.trim();
-  const port =
-    values.port !== undefined
-      ? parsePort(values.port, '--port')
-      : envPort
-        ? parsePort(envPort, 'GRAPH_SANDBOX_PORT')
-        : DEFAULT_SANDBOX_PORT;
-  const token = values.token ?? (process.env.GRAPH_ACCESS_TOKEN?.trim() || SANDBOX_ACCESS_TOKEN);
-
-  let scenarios: ScenarioMap;
-  try {
-    scenarios = {
-      ...scenariosFromEnv(process.env),
-      ...(values.scenarios ? loadScenarioFile(values.scenarios) : {}),
-    };
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof ScenarioError) fail(err.message);
-    throw err;
-  }
+async function main(io: CliIo): Promise<number> {
+  const { values } = parseFlags(io, { strings: 'port host token scenarios', booleans: 'quiet', help: HELP });
+  const host = values.host ?? '127.0.0.1';
+  const port = portSetting({
+    flag: '--port',
+    raw: values.port,
+    variable: 'GRAPH_SANDBOX_PORT',
+    env: io.env,
+    fallback: DEFAULT_SANDBOX_PORT,
+    allowZero: true,
+  });
+  const token = values.token ?? (io.env.GRAPH_ACCESS_TOKEN?.trim() || SANDBOX_ACCESS_TOKEN);
+  const scenarios: ScenarioMap = {
+    ...scenariosFromEnv(io.env),
+    ...(values.scenarios ? loadScenarioFile(values.scenarios) : {}),
+  };
 
   const sandbox = await startGraphSandbox({
     port,
-    host: values.host,
+    host,
     accessToken: token,
     scenarios,
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   }).catch((err: unknown) => {
-    if (err instanceof PortBusyError) fail(err.message);
-    fail(`could not listen on ${values.host}:${port}: ${(err as Error).message}`);
+    throw listenFailure(err, host, port);
   });
 
   const keys = Object.keys(scenarios);
@@ -112,18 +67,10 @@ async function main() {
   );
   console.log(keys.length ? `Scenarios for: ${keys.join(', ')}` : 'No fault scenarios: every call succeeds');
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`graph-sandbox: ${signal}, stopping`);
-    sandbox.close().then(
-      () => process.exit(0),
-      (err: unknown) => fail(`error while stopping: ${(err as Error).message}`),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const signal = await stopRequested(io.signal);
+  console.log(`graph-sandbox: ${signal}, stopping`);
+  await sandbox.close();
+  return EXIT_OK;
 }
 
-main().catch((err: unknown) => fail((err as Error).stack ?? String(err)));
+if (require.main === module) runMain({ name: 'graph-sandbox', stop: { again: 'wait' } }, main);

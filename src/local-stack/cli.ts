@@ -4,7 +4,12 @@
 // stderr and exit code 2; any other start-up failure is one line and exit code 1.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import type { CliIo } from '../cli/cli-io';
+import { describeFailure, EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
+import { portSetting } from '../cli/flag-values';
+import { firstLine } from '../cli/first-line';
+import { parseFlags } from '../cli/parse-flags';
+import { runMain, stopRequested } from '../cli/run-main';
 import {
   codecServerService,
   DEFAULT_PRODUCT_PORTS,
@@ -57,12 +62,7 @@ Options (each also settable by the environment variable shown; a flag wins):
 Exit codes: 0 after a clean stop, 2 for a busy port, a missing server binary or a bad option,
 1 for any other failure.`;
 
-class UsageError extends Error {
-  readonly code = 'USAGE';
-}
-
 interface StackCliSettings {
-  help: boolean;
   temporalPort: number;
   uiPort: number;
   vaultPort: number;
@@ -74,72 +74,25 @@ interface StackCliSettings {
   worker: boolean;
 }
 
-function parsePort(raw: string, source: string): number {
-  const port = /^\d{1,5}$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(port >= 1 && port <= 65_535)) {
-    throw new UsageError(`${source} must be a port number from 1 to 65535 (got "${raw}")`);
-  }
-  return port;
-}
-
-function readSettings(argv: string[], env: NodeJS.ProcessEnv): StackCliSettings {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        'temporal-port': { type: 'string' },
-        'ui-port': { type: 'string' },
-        'vault-port': { type: 'string' },
-        'graph-port': { type: 'string' },
-        'codec-port': { type: 'string' },
-        'data-dir': { type: 'string' },
-        fresh: { type: 'boolean' },
-        'in-memory': { type: 'boolean' },
-        'no-worker': { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const port = (flag: string, variable: string, fallback: number): number => {
-    const fromFlag = values[flag as keyof typeof values];
-    if (typeof fromFlag === 'string') return parsePort(fromFlag, `--${flag}`);
-    const fromEnv = env[variable]?.trim();
-    return fromEnv ? parsePort(fromEnv, variable) : fallback;
-  };
+function readSettings(io: CliIo): StackCliSettings {
+  const { values } = parseFlags(io, {
+    strings: 'temporal-port ui-port vault-port graph-port codec-port data-dir',
+    booleans: 'fresh in-memory no-worker',
+    help: HELP,
+  });
+  const port = (flag: keyof typeof values & `${string}-port`, variable: string, fallback: number) =>
+    portSetting({ flag: `--${flag}`, raw: values[flag], variable, env: io.env, fallback });
   return {
-    help: values.help ?? false,
     temporalPort: port('temporal-port', 'TEMPORAL_PORT', DEFAULT_STACK_PORTS.temporal),
     uiPort: port('ui-port', 'TEMPORAL_UI_PORT', DEFAULT_STACK_PORTS.ui),
     vaultPort: port('vault-port', 'VAULT_PORT', DEFAULT_STACK_PORTS.vault),
     graphPort: port('graph-port', 'GRAPH_SANDBOX_PORT', DEFAULT_PRODUCT_PORTS.graphSandbox),
     codecPort: port('codec-port', 'CODEC_SERVER_PORT', DEFAULT_PRODUCT_PORTS.codecServer),
-    dataDir: values['data-dir'] ?? (env.STACK_DATA_DIR?.trim() || defaultStackDataDir),
+    dataDir: values['data-dir'] ?? (io.env.STACK_DATA_DIR?.trim() || defaultStackDataDir),
     fresh: values.fresh ?? false,
     persistent: !(values['in-memory'] ?? false),
     worker: !(values['no-worker'] ?? false),
   };
-}
-
-/** Problems the person running the command fixes themselves: exit code 2. */
-const USER_FIXABLE = new Set([
-  'USAGE',
-  'STACK_OPTIONS',
-  'PORT_BUSY',
-  'SERVER_BINARY_MISSING',
-  'STACK_DATA_DIR',
-  'OPENBAO_LOCAL_STATE',
-  'STACK_WORKER',
-  'CONFIG_INVALID',
-]);
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
 }
 
 function summary(stack: LocalStack): string[] {
@@ -192,29 +145,9 @@ function firstExit(stack: LocalStack): Promise<string> {
   );
 }
 
-async function main(): Promise<number> {
-  let settings: StackCliSettings;
-  try {
-    settings = readSettings(process.argv.slice(2), process.env);
-  } catch (err) {
-    console.error(`stack: ${firstLine(err)} (see --help)`);
-    return 2;
-  }
-  if (settings.help) {
-    console.log(HELP);
-    return 0;
-  }
-
-  let stopRequested: NodeJS.Signals | undefined;
-  let onStop: (signal: NodeJS.Signals) => void = () => undefined;
-  const stopSignal = new Promise<NodeJS.Signals>((resolveStop) => (onStop = resolveStop));
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      if (stopRequested) return console.error('stack: still stopping, please wait...');
-      stopRequested = signal;
-      onStop(signal);
-    });
-  }
+async function main(io: CliIo): Promise<number> {
+  const settings = readSettings(io);
+  const stopped = stopRequested(io.signal);
 
   let stack: LocalStack;
   try {
@@ -232,41 +165,28 @@ async function main(): Promise<number> {
     });
   } catch (err) {
     // Stopped while starting: the servers may have died of the same Ctrl-C, which is no failure.
-    if (stopRequested) return 0;
-    const code = (err as { code?: unknown }).code;
-    const fixable = typeof code === 'string' && USER_FIXABLE.has(code);
-    const logs = fixable ? '' : ` (logs in ${join(settings.dataDir, 'logs')})`;
-    console.error(`stack: ${firstLine(err)}${logs}`);
-    return fixable ? 2 : 1;
+    if (io.signal?.aborted) return EXIT_OK;
+    // What the person fixes themselves (a busy port, a missing binary) needs no logs.
+    if (describeFailure(err).exitCode !== EXIT_FAILURE) throw err;
+    throw new Error(`${firstLine(err)} (logs in ${join(settings.dataDir, 'logs')})`, { cause: err });
   }
 
-  let exitCode = 0;
-  if (!stopRequested) {
+  let exitCode = EXIT_OK;
+  if (!io.signal?.aborted) {
     for (const line of summary(stack)) console.log(line);
-    const ended = await Promise.race([stopSignal.then(() => undefined), firstExit(stack)]);
+    const ended = await Promise.race([stopped.then(() => undefined), firstExit(stack)]);
     // A Ctrl-C in the terminal reaches the servers too (same process group): give the signal
     // handler a moment so that their exit is not mistaken for a crash.
     if (ended !== undefined) await sleep(500);
-    if (ended !== undefined && !stopRequested) {
+    if (ended !== undefined && !io.signal?.aborted) {
       console.error(`stack: ${ended} on its own; stopping the rest (logs in ${stack.logDir})`);
-      exitCode = 1;
+      exitCode = EXIT_FAILURE;
     }
   }
   console.log('stack: stopping...');
-  try {
-    await stack.stop();
-  } catch (err) {
-    console.error(`stack: ${firstLine(err)}`);
-    return 1;
-  }
+  await stack.stop();
   console.log('stack: stopped.');
   return exitCode;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`stack: ${firstLine(err)}`);
-    process.exit(1);
-  },
-);
+runMain({ name: 'stack', stop: { again: 'wait', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'] } }, main);

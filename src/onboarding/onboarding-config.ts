@@ -2,6 +2,7 @@
 // three steps and how long a number may wait for an operator. Read once at start-up by whoever
 // starts workflows, so a typo fails there with the variable's name, not inside a running workflow.
 import type { Duration } from '@temporalio/common';
+import { durationToMs } from '../config/duration-text';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import {
   DEFAULT_MANUAL_RESET_DEADLINE,
@@ -9,17 +10,6 @@ import {
   type RetrySchedule,
   type RetrySchedules,
 } from '../workflows/messages';
-
-const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s?(ms|s|m|h|d)$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** "30s", "5m", "1.5h", "14d" -> milliseconds; undefined when not such a duration or not positive. */
-export function durationToMs(text: string): number | undefined {
-  const match = DURATION_PATTERN.exec(text.trim());
-  if (!match) return undefined;
-  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-  return ms > 0 && Number.isFinite(ms) ? ms : undefined;
-}
 
 export type OnboardingOptions = Pick<RegisterNumberInput, 'retrySchedules' | 'manualResetDeadline'>;
 

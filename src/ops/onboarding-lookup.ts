@@ -9,6 +9,8 @@ import {
   workflowIdFor,
   type RegisterNumberStatus,
 } from '../workflows/messages';
+import { firstLine } from '../cli/first-line';
+import { UsageError } from '../cli/usage-error';
 import { OpsError } from './ops-error';
 
 const WORKFLOW_ID_PREFIX = workflowIdFor('');
@@ -28,11 +30,11 @@ export interface OnboardingExecution {
 /** Accepts the phone-number id, or the workflow id as copied from the UI. */
 export function parsePhoneNumberId(text: string | undefined): string {
   if (text === undefined || text === '') {
-    throw new OpsError('USAGE', 'a phone-number id is required (e.g. 106540352242921)');
+    throw new UsageError('a phone-number id is required (e.g. 106540352242921)');
   }
   const id = text.startsWith(WORKFLOW_ID_PREFIX) ? text.slice(WORKFLOW_ID_PREFIX.length) : text;
   if (!PHONE_NUMBER_ID_PATTERN.test(id)) {
-    throw new OpsError('USAGE', `"${text.slice(0, 40)}" is not a phone-number id (1-32 digits)`);
+    throw new UsageError(`"${text.slice(0, 40)}" is not a phone-number id (1-32 digits)`);
   }
   return id;
 }
@@ -92,9 +94,4 @@ export async function queryStatus(
       : firstLine(err);
     throw new OpsError('NO_ANSWER', `${workflowId} did not answer the status query (${why})`);
   }
-}
-
-export function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
 }

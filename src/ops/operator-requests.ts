@@ -12,7 +12,8 @@ import {
   type RegisterNumberStatus,
   type RetryInput,
 } from '../workflows/messages';
-import { describeOnboarding, firstLine, queryStatus, type OnboardingExecution } from './onboarding-lookup';
+import { firstLine } from '../cli/first-line';
+import { describeOnboarding, queryStatus, type OnboardingExecution } from './onboarding-lookup';
 import { OpsError } from './ops-error';
 
 const FINAL_STAGES: readonly OnboardingStage[] = ['Completed', 'CompletedManually', 'Abandoned'];

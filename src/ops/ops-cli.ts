@@ -1,30 +1,24 @@
 // The operator CLI: `npm run ops -- list | show | reset | retry`. What an engineer does in the
 // Temporal UI for a stuck number (find it, read why, tell the workflow what was done by hand),
 // from a terminal, with one-line errors and exit codes a script can rely on.
-import { parseArgs } from 'node:util';
-import { isGrpcServiceError, type Client } from '@temporalio/client';
-import { NamespaceNotFoundError } from '@temporalio/common';
-import { ConfigError, type Env } from '../config/env-reader';
-import { durationToMs } from '../onboarding/onboarding-config';
+import type { Client } from '@temporalio/client';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
+import { durationFlag, wholeNumberFlag } from '../cli/flag-values';
+import { parseFlags, showHelp } from '../cli/parse-flags';
+import { runCommand, runMain } from '../cli/run-main';
+import { UsageError } from '../cli/usage-error';
 import { connectOnboardingClient, loadOnboardingClientSettings } from '../onboarding/onboarding-client';
-import { TemporalUnreachableError } from '../temporal/temporal-connection';
-import { describeOnboarding, firstLine, parsePhoneNumberId, queryStatus } from './onboarding-lookup';
-import { OpsError } from './ops-error';
+import { describeOnboarding, parsePhoneNumberId, queryStatus } from './onboarding-lookup';
 import { requestManualReset, requestRetry, type RequestOutcome } from './operator-requests';
 import { listOnboardings } from './parked-numbers';
 import { failureLine, formatAllList, formatParkedList, formatStatus } from './status-text';
 
-export const EXIT_OK = 0;
-/** Unknown number, a workflow not waiting, a refused request, or a step that failed again. */
-export const EXIT_NOT_DONE = 1;
-/** Bad command line, configuration, or Temporal unreachable. */
-export const EXIT_CONFIG = 2;
-/** The workflow accepted the request but was still working when --wait-timeout ran out. */
+/** Exit codes beyond the common ones (src/cli/exit-code-policy.ts): the request was accepted
+ * but the workflow was still working when --wait-timeout ran out. */
 export const EXIT_STILL_WORKING = 3;
 
 const QUERY_TIMEOUT_MS = 10_000;
-/** gRPC's status code for a server that went away (grpc-js is not a direct dependency). */
-const GRPC_UNAVAILABLE = 14;
 const DEFAULT_WAIT_TIMEOUT = '60s';
 const DEFAULT_LIST_LIMIT = 200;
 
@@ -113,19 +107,11 @@ Options
 const COMMANDS = ['list', 'show', 'reset', 'retry'] as const;
 type Command = (typeof COMMANDS)[number];
 
-export interface TextWriter {
-  write(text: string): unknown;
-}
-
-export interface OpsIo {
-  argv: readonly string[];
-  env: Env;
-  stdout: TextWriter;
-  stderr: TextWriter;
+export interface OpsIo extends CliIo {
   /** Used as is (and not closed) instead of connecting from the environment. */
-  client?: Client;
+  readonly client?: Client;
   /** For ages and deadlines; Date.now by default. */
-  now?: () => number;
+  readonly now?: () => number;
 }
 
 interface OpsArgs {
@@ -139,50 +125,36 @@ interface OpsArgs {
   waitTimeoutMs: number;
 }
 
-function usage(message: string): OpsError {
-  return new OpsError('USAGE', message);
+const ALLOWED_FLAGS: Record<Command, string[]> = {
+  list: ['all', 'json', 'limit'],
+  show: ['json'],
+  reset: ['operator', 'note', 'wait-timeout'],
+  retry: ['operator', 'note', 'wait-timeout'],
+};
+
+/** `ops --help`, `ops reset --help` and `ops help reset`. */
+function helpFor(positionals: readonly string[]): string {
+  const [name, topic] = positionals;
+  const subject = name === 'help' ? topic : name;
+  return subject && isCommand(subject) ? COMMAND_HELP[subject] : OPS_HELP;
 }
 
-function parseOpsArgs(argv: readonly string[]): OpsArgs | { help: string } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        all: { type: 'boolean' },
-        json: { type: 'boolean' },
-        limit: { type: 'string' },
-        operator: { type: 'string' },
-        note: { type: 'string' },
-        'wait-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw usage(firstLine(err));
-  }
-  const { values, positionals } = parsed;
+function parseOpsArgs(io: OpsIo): OpsArgs {
+  const { values, positionals } = parseFlags(io, {
+    strings: 'limit operator note wait-timeout',
+    booleans: 'all json',
+    positionals: true,
+    help: helpFor,
+  });
   const [name, ...rest] = positionals;
-  if (name === undefined || name === 'help') {
-    if (values.help || name === 'help') {
-      const topic = rest[0];
-      return { help: topic && isCommand(topic) ? COMMAND_HELP[topic] : OPS_HELP };
-    }
-    throw usage(`a command is required: one of ${COMMANDS.join(', ')}`);
+  if (name === 'help') showHelp(io, helpFor(positionals));
+  if (name === undefined) throw new UsageError(`a command is required: one of ${COMMANDS.join(', ')}`);
+  if (!isCommand(name)) {
+    throw new UsageError(`unknown command "${name}": expected one of ${COMMANDS.join(', ')}`);
   }
-  if (!isCommand(name)) throw usage(`unknown command "${name}": expected one of ${COMMANDS.join(', ')}`);
-  if (values.help) return { help: COMMAND_HELP[name] };
-
-  const allowed: Record<Command, string[]> = {
-    list: ['all', 'json', 'limit'],
-    show: ['json'],
-    reset: ['operator', 'note', 'wait-timeout'],
-    retry: ['operator', 'note', 'wait-timeout'],
-  };
   for (const [flag, value] of Object.entries(values)) {
-    if (value !== undefined && flag !== 'help' && !allowed[name].includes(flag)) {
-      throw usage(`${name} does not take --${flag}`);
+    if (value !== undefined && !ALLOWED_FLAGS[name].includes(flag)) {
+      throw new UsageError(`${name} does not take --${flag}`);
     }
   }
   const args: OpsArgs = {
@@ -193,33 +165,22 @@ function parseOpsArgs(argv: readonly string[]): OpsArgs | { help: string } {
     waitTimeoutMs: 0,
   };
   if (name === 'list') {
-    if (rest.length > 0) throw usage(`list takes no arguments (got "${rest.join(' ')}")`);
-    if (values.limit !== undefined) {
-      const n = Number(values.limit);
-      if (!Number.isInteger(n) || n < 1 || n > 100_000) {
-        throw usage(`--limit must be a whole number from 1 to 100000 (got "${values.limit}")`);
-      }
-      args.limit = n;
-    }
+    if (rest.length > 0) throw new UsageError(`list takes no arguments (got "${rest.join(' ')}")`);
+    args.limit = wholeNumberFlag('--limit', values.limit, { fallback: DEFAULT_LIST_LIMIT, max: 100_000 });
     return args;
   }
-  if (rest.length > 1) throw usage(`${name} takes one phone-number id (got ${rest.length})`);
+  if (rest.length > 1) throw new UsageError(`${name} takes one phone-number id (got ${rest.length})`);
   args.phoneNumberId = parsePhoneNumberId(rest[0]);
   if (name === 'show') return args;
 
   const operator = values.operator?.trim();
   if (name === 'reset' && !operator) {
-    throw usage('reset needs --operator NAME: who set the stored PIN in WhatsApp Manager');
+    throw new UsageError('reset needs --operator NAME: who set the stored PIN in WhatsApp Manager');
   }
-  if (values.operator !== undefined && !operator) throw usage('--operator must not be empty');
+  if (values.operator !== undefined && !operator) throw new UsageError('--operator must not be empty');
   args.operator = operator;
   args.note = values.note;
-  const waitTimeout = values['wait-timeout'] ?? DEFAULT_WAIT_TIMEOUT;
-  const waitTimeoutMs = durationToMs(waitTimeout);
-  if (waitTimeoutMs === undefined) {
-    throw usage(`--wait-timeout must be a duration like 30s, 5m or 1h (got "${waitTimeout}")`);
-  }
-  args.waitTimeoutMs = waitTimeoutMs;
+  args.waitTimeoutMs = durationFlag('--wait-timeout', values['wait-timeout'], DEFAULT_WAIT_TIMEOUT);
   return args;
 }
 
@@ -227,56 +188,23 @@ function isCommand(name: string): name is Command {
   return (COMMANDS as readonly string[]).includes(name);
 }
 
-/** Runs one command as the CLI would; returns the exit code. Never throws for expected failures. */
-export async function runOps(io: OpsIo): Promise<number> {
-  const { stdout, stderr } = io;
-  let args: OpsArgs;
-  try {
-    const parsed = parseOpsArgs(io.argv);
-    if ('help' in parsed) {
-      stdout.write(parsed.help);
-      return EXIT_OK;
-    }
-    args = parsed;
-  } catch (err) {
-    stderr.write(`ops: ${(err as Error).message}\nops: see --help\n`);
-    return EXIT_CONFIG;
-  }
+/** Runs one command as the CLI would; returns the exit code. Never throws. */
+export function runOps(io: OpsIo): Promise<number> {
+  return runCommand('ops', io, ops);
+}
 
-  let client = io.client;
-  let ownClient: Client | undefined;
+async function ops(io: OpsIo): Promise<number> {
+  const args = parseOpsArgs(io);
+  if (io.client) return runOperation(io.client, args, io);
+  const client = await connectOnboardingClient(loadOnboardingClientSettings(io.env));
   try {
-    if (!client) {
-      ownClient = await connectOnboardingClient(loadOnboardingClientSettings(io.env));
-      client = ownClient;
-    }
-    return await runCommand(client, args, io);
-  } catch (err) {
-    const { code, message } = explain(err);
-    stderr.write(`ops: ${message}\n`);
-    return code;
+    return await runOperation(client, args, io);
   } finally {
-    await ownClient?.connection.close();
+    await client.connection.close();
   }
 }
 
-function explain(err: unknown): { code: number; message: string } {
-  if (err instanceof OpsError) {
-    return { code: err.code === 'USAGE' ? EXIT_CONFIG : EXIT_NOT_DONE, message: err.message };
-  }
-  if (err instanceof ConfigError || err instanceof TemporalUnreachableError) {
-    return { code: EXIT_CONFIG, message: err.message };
-  }
-  if (err instanceof NamespaceNotFoundError) {
-    return { code: EXIT_CONFIG, message: `${err.message}: check TEMPORAL_NAMESPACE` };
-  }
-  if (isGrpcServiceError(err) && (err.code as number) === GRPC_UNAVAILABLE) {
-    return { code: EXIT_CONFIG, message: `lost the connection to Temporal: ${firstLine(err.details)}` };
-  }
-  return { code: EXIT_NOT_DONE, message: firstLine(err) };
-}
-
-async function runCommand(client: Client, args: OpsArgs, io: OpsIo): Promise<number> {
+async function runOperation(client: Client, args: OpsArgs, io: OpsIo): Promise<number> {
   const { stdout } = io;
   const now = io.now ?? Date.now;
   const namespace = client.options.namespace;
@@ -342,7 +270,7 @@ function report(
         ? `; vault ${status.vault.path} version ${status.vault.version} is active`
         : '';
       stdout.write(`${command}: number ${id} is ${status.stage}${where}\n`);
-      return status.stage === 'Abandoned' ? EXIT_NOT_DONE : EXIT_OK;
+      return status.stage === 'Abandoned' ? EXIT_FAILURE : EXIT_OK;
     }
     case 'waiting-again': {
       const { lastError } = outcome.status;
@@ -350,7 +278,7 @@ function report(
         `ops: ${command} of number ${id} failed again, the workflow is back in AwaitingManualReset: ` +
           `${lastError ? failureLine(lastError) : 'no reason recorded'}\n`,
       );
-      return EXIT_NOT_DONE;
+      return EXIT_FAILURE;
     }
     case 'still-working':
       stdout.write(
@@ -361,18 +289,4 @@ function report(
   }
 }
 
-async function main(): Promise<void> {
-  try {
-    process.exitCode = await runOps({
-      argv: process.argv.slice(2),
-      env: process.env,
-      stdout: process.stdout,
-      stderr: process.stderr,
-    });
-  } catch (err) {
-    console.error(`ops: ${firstLine(err)}`);
-    process.exitCode = EXIT_NOT_DONE;
-  }
-}
-
-if (require.main === module) void main();
+if (require.main === module) runMain({ name: 'ops' }, runOps);

@@ -2,8 +2,6 @@
 // an exit code (and tests match on), never on message text.
 
 export type OpsErrorCode =
-  /** A bad command line: missing --operator, unknown flag, malformed phone-number id. */
-  | 'USAGE'
   /** No onboarding workflow exists for the number in this namespace. */
   | 'UNKNOWN_NUMBER'
   /** The workflow exists but is not waiting for an operator (still working, or closed). */

@@ -10,7 +10,8 @@ import {
   type StepFailure,
   type VaultLocation,
 } from '../workflows/messages';
-import { firstLine, phoneNumberIdOf, queryStatus } from './onboarding-lookup';
+import { firstLine } from '../cli/first-line';
+import { phoneNumberIdOf, queryStatus } from './onboarding-lookup';
 import { OpsError } from './ops-error';
 
 export const AWAITING_MANUAL_RESET_QUERY =

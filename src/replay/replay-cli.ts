@@ -2,30 +2,23 @@
 // that would break running workflows (non-determinism) is found before it is deployed. Histories
 // come from files (the Web UI's download, `temporal workflow show --output json`) or from the
 // server by a visibility query.
-import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { NamespaceNotFoundError } from '@temporalio/common';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_FAILURE, EXIT_OK, EXIT_SETUP } from '../cli/exit-code-policy';
+import { wholeNumberFlag } from '../cli/flag-values';
+import { firstLine } from '../cli/first-line';
+import { parseFlags } from '../cli/parse-flags';
+import { runCommand, runMain } from '../cli/run-main';
+import { UsageError } from '../cli/usage-error';
 import { loadCodecKeyring, PAYLOAD_CODEC_KEYS } from '../codec/codec-config';
 import { createDataConverter } from '../codec/data-converter';
-import { ConfigError, type Env } from '../config/env-reader';
-import type { Keyring } from '../crypto/keyring';
 import { isLocalStack } from '../onboarding/onboarding-client';
 import { installRuntimeLogging } from '../runtime-logging';
-import {
-  connectClient,
-  loadTemporalSettings,
-  TemporalUnreachableError,
-} from '../temporal/temporal-connection';
+import { connectClient, loadTemporalSettings } from '../temporal/temporal-connection';
 import { readCodecKeysFile } from './codec-keys-file';
-import { HistoryFileError, readHistoryFile, type HistorySource } from './history-file';
+import { readHistoryFile, type HistorySource } from './history-file';
 import { missingKeyIds, replayHistories, type ReplayOutcome } from './history-replayer';
 import { historiesMatching, onboardingQuery } from './server-histories';
-
-export const EXIT_OK = 0;
-/** A history did not replay (non-determinism or another replay error), or nothing was replayed. */
-export const EXIT_REPLAY_FAILED = 1;
-/** Bad command line, unreadable file, missing codec key, configuration, or Temporal unreachable. */
-export const EXIT_CONFIG = 2;
 
 const DEFAULT_LIMIT = 20;
 
@@ -63,22 +56,12 @@ Exit codes
   2  bad command line, unreadable file, missing codec key, configuration, Temporal unreachable
 `;
 
-export interface TextWriter {
-  write(text: string): unknown;
-}
-
-export interface ReplayIo {
-  argv: readonly string[];
-  env: Env;
-  stdout: TextWriter;
-  stderr: TextWriter;
+export interface ReplayIo extends CliIo {
   /** For --query: used as is (and not closed) instead of connecting from the environment. */
-  client?: Client;
+  readonly client?: Client;
   /** The workflows module to replay against; the product's by default (tests pass altered ones). */
-  workflowsPath?: string;
+  readonly workflowsPath?: string;
 }
-
-class UsageError extends Error {}
 
 interface ReplayArgs {
   files: string[];
@@ -87,24 +70,12 @@ interface ReplayArgs {
   codecKeysFile?: string;
 }
 
-function parseReplayArgs(argv: readonly string[]): ReplayArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        query: { type: 'string' },
-        limit: { type: 'string' },
-        'codec-keys-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
+function parseReplayArgs(io: ReplayIo): ReplayArgs {
+  const { values, positionals } = parseFlags(io, {
+    strings: 'query limit codec-keys-file',
+    positionals: true,
+    help: REPLAY_HELP,
+  });
   if (values.query !== undefined && positionals.length > 0) {
     throw new UsageError('give history files or --query, not both');
   }
@@ -112,52 +83,33 @@ function parseReplayArgs(argv: readonly string[]): ReplayArgs | 'help' {
     throw new UsageError('nothing to replay: give history files (JSON) or --query');
   }
   if (values.query !== undefined && values.query.trim() === '') throw new UsageError('--query is empty');
-  let limit = DEFAULT_LIMIT;
-  if (values.limit !== undefined) {
-    if (values.query === undefined) throw new UsageError('--limit goes with --query');
-    limit = Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new UsageError(`--limit must be a whole number from 1 to 10000 (got "${values.limit}")`);
-    }
-  }
-  return { files: positionals, query: values.query, limit, codecKeysFile: values['codec-keys-file'] };
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
+  if (values.limit !== undefined && values.query === undefined)
+    throw new UsageError('--limit goes with --query');
+  return {
+    files: positionals,
+    query: values.query,
+    limit: wholeNumberFlag('--limit', values.limit, { fallback: DEFAULT_LIMIT, max: 10_000 }),
+    codecKeysFile: values['codec-keys-file'],
+  };
 }
 
 function outcomeLine(o: ReplayOutcome): string {
   return `${o.verdict.padEnd(14)}  ${o.label}${o.message ? `: ${firstLine(o.message)}` : ''}\n`;
 }
 
-/** Runs the replay as the CLI would; returns the exit code. Never throws for expected failures. */
-export async function runReplay(io: ReplayIo): Promise<number> {
+/** Runs the replay as the CLI would; returns the exit code. Never throws. */
+export function runReplay(io: ReplayIo): Promise<number> {
+  return runCommand('replay', io, replay);
+}
+
+async function replay(io: ReplayIo): Promise<number> {
   const { stdout, stderr } = io;
-  let args: ReplayArgs;
-  let keyring: Keyring;
-  let fileSources: HistorySource[];
-  try {
-    const parsed = parseReplayArgs(io.argv);
-    if (parsed === 'help') {
-      stdout.write(REPLAY_HELP);
-      return EXIT_OK;
-    }
-    args = parsed;
-    keyring = args.codecKeysFile
-      ? readCodecKeysFile(args.codecKeysFile)
-      : loadCodecKeyring(io.env, { local: isLocalStack(io.env) });
-    // Every file is read and checked before anything replays: a typo fails at once.
-    fileSources = args.files.map(readHistoryFile);
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof HistoryFileError) {
-      stderr.write(`replay: ${err.message}\n`);
-      if (err instanceof UsageError) stderr.write('replay: see --help\n');
-      return EXIT_CONFIG;
-    }
-    throw err;
-  }
+  const args = parseReplayArgs(io);
+  const keyring = args.codecKeysFile
+    ? readCodecKeysFile(args.codecKeysFile)
+    : loadCodecKeyring(io.env, { local: isLocalStack(io.env) });
+  // Every file is read and checked before anything replays: a typo fails at once.
+  const fileSources = args.files.map(readHistoryFile);
 
   let client = io.client;
   let ownClient: Client | undefined;
@@ -196,16 +148,6 @@ export async function runReplay(io: ReplayIo): Promise<number> {
       counts[outcome.verdict]++;
       stdout.write(outcomeLine(outcome));
     }
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof TemporalUnreachableError) {
-      stderr.write(`replay: ${err.message}\n`);
-      return EXIT_CONFIG;
-    }
-    if (err instanceof NamespaceNotFoundError) {
-      stderr.write(`replay: ${err.message}: check TEMPORAL_NAMESPACE\n`);
-      return EXIT_CONFIG;
-    }
-    throw err;
   } finally {
     await ownClient?.connection.close();
   }
@@ -213,29 +155,20 @@ export async function runReplay(io: ReplayIo): Promise<number> {
   const total = counts.ok + counts.nondeterminism + counts.error + counts.missingKey;
   if (total === 0) {
     stderr.write(`replay: no executions match ${onboardingQuery(args.query ?? '')}: nothing was replayed\n`);
-    return EXIT_REPLAY_FAILED;
+    return EXIT_FAILURE;
   }
   stdout.write(
     `replayed ${total} histor${total === 1 ? 'y' : 'ies'}: ${counts.ok} ok, ` +
       `${counts.nondeterminism} nondeterministic, ${counts.error + counts.missingKey} errors\n`,
   );
-  if (counts.missingKey > 0) return EXIT_CONFIG;
-  return counts.nondeterminism + counts.error > 0 ? EXIT_REPLAY_FAILED : EXIT_OK;
+  // A history nobody here can decode is a missing key, not a code change: exit 2.
+  if (counts.missingKey > 0) return EXIT_SETUP;
+  return counts.nondeterminism + counts.error > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
-async function main(): Promise<void> {
-  try {
-    installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
-    process.exitCode = await runReplay({
-      argv: process.argv.slice(2),
-      env: process.env,
-      stdout: process.stdout,
-      stderr: process.stderr,
-    });
-  } catch (err) {
-    console.error(`replay: ${firstLine(err)}`);
-    process.exitCode = err instanceof ConfigError ? EXIT_CONFIG : EXIT_REPLAY_FAILED;
-  }
+if (require.main === module) {
+  runMain({ name: 'replay' }, async (io) => {
+    installRuntimeLogging(io.env.LOG_LEVEL, 'ERROR');
+    return runReplay(io);
+  });
 }
-
-if (require.main === module) void main();

@@ -1,10 +1,13 @@
 // `npm run trigger`: the onboarding trigger as a process. Reads its configuration from the
 // environment, connects to Temporal, serves until SIGINT/SIGTERM, then drains and stops.
-import { parseArgs } from 'node:util';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_OK } from '../cli/exit-code-policy';
+import { listenFailure } from '../cli/listen-error';
+import { parseFlags } from '../cli/parse-flags';
+import { runMain, stopRequested } from '../cli/run-main';
 import { createGraphClient } from '../graph/graph-client';
 import { connectOnboardingClient } from '../onboarding/onboarding-client';
-import { TemporalUnreachableError } from '../temporal/temporal-connection';
-import { loadTriggerConfig, TriggerConfigErrors } from './trigger-config';
+import { loadTriggerConfig } from './trigger-config';
 import {
   createTriggerServer,
   DEFAULT_TRIGGER_PORT,
@@ -57,87 +60,39 @@ function consoleLogger(): TriggerLogger {
   };
 }
 
-async function main(): Promise<number> {
-  let args;
+async function main(io: CliIo): Promise<number> {
+  const flags = parseFlags(io, { strings: 'port host', help: TRIGGER_HELP });
+  // The flags win over their variables; the configuration checks both alike.
+  const env = { ...io.env };
+  if (flags.values.port !== undefined) env.TRIGGER_PORT = flags.values.port;
+  if (flags.values.host !== undefined) env.TRIGGER_HOST = flags.values.host;
+  const config = loadTriggerConfig(env);
+  const client = await connectOnboardingClient(config.temporal);
   try {
-    args = parseArgs({
-      options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }).values;
-  } catch (err) {
-    console.error(`trigger: ${(err as Error).message}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(TRIGGER_HELP);
-    return 0;
-  }
-  const env = { ...process.env };
-  if (args.port !== undefined) env.TRIGGER_PORT = args.port;
-  if (args.host !== undefined) env.TRIGGER_HOST = args.host;
-
-  let config;
-  try {
-    config = loadTriggerConfig(env);
-  } catch (err) {
-    if (err instanceof TriggerConfigErrors) {
-      for (const e of err.errors) console.error(`trigger: ${e.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  let client;
-  try {
-    client = await connectOnboardingClient(config.temporal);
-  } catch (err) {
-    if (err instanceof TemporalUnreachableError) {
-      console.error(`trigger: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  const log = consoleLogger();
-  const trigger = createTriggerServer({
-    client,
-    graph: createGraphClient(config.graph),
-    secrets: config.secrets,
-    onboardingOptions: config.onboarding,
-    log,
-  });
-  let port: number;
-  try {
-    port = await trigger.listen(config.port, config.host);
-  } catch (err) {
-    console.error(`trigger: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+    const log = consoleLogger();
+    const trigger = createTriggerServer({
+      client,
+      graph: createGraphClient(config.graph),
+      secrets: config.secrets,
+      onboardingOptions: config.onboarding,
+      log,
+    });
+    const port = await trigger.listen(config.port, config.host).catch((err: unknown) => {
+      throw listenFailure(err, config.host, config.port);
+    });
+    log.info('trigger listening', {
+      url: `http://${config.host}:${port}`,
+      namespace: config.temporal.temporal.namespace,
+      graph: config.graph.baseUrl,
+    });
+    const signal = await stopRequested(io.signal);
+    log.info('stopping: finishing requests in progress', { signal });
+    await trigger.close();
+    log.info('trigger stopped');
+    return EXIT_OK;
+  } finally {
     await client.connection.close();
-    return 2;
   }
-  log.info('trigger listening', {
-    url: `http://${config.host}:${port}`,
-    namespace: config.temporal.temporal.namespace,
-    graph: config.graph.baseUrl,
-  });
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: NodeJS.Signals) => {
-      log.info('stopping: finishing requests in progress', { signal });
-      resolveStop();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await trigger.close();
-  await client.connection.close();
-  log.info('trigger stopped');
-  return 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(`trigger: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runMain({ name: 'trigger', stop: { again: 'exit' } }, main);

@@ -2,11 +2,14 @@
 // over the credentials. The role id is printed (useless without a secret id); the secret id
 // goes to a file only its owner can read, or to the terminal only when explicitly asked.
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader, type Env } from '../config/env-reader';
+import type { CliIo } from '../cli/cli-io';
+import { EXIT_OK } from '../cli/exit-code-policy';
+import { parseFlags } from '../cli/parse-flags';
+import { runCommand, runMain } from '../cli/run-main';
+import { UsageError } from '../cli/usage-error';
+import { EnvReader } from '../config/env-reader';
 import { DEFAULT_WORKER_ROLE_NAME, applyWorkerAccess } from './apply-worker-access';
-import { VAULT_PATH_PATTERN } from './vault-config';
-import { VaultError } from './vault-errors';
+import { loadVaultLocation } from './vault-config';
 
 const USAGE = `Usage: tsx src/vault/setup-cli.ts [options]
 
@@ -31,87 +34,53 @@ Options:
 One of --secret-id-file or --print-secret-id is required. Give the worker
 VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE pointing at the file).`;
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
+/** Runs the command; returns the process exit code (0 ok, 1 vault failure, 2 usage/config). */
+export function runSetupCli(io: CliIo): Promise<number> {
+  return runCommand('vault-setup', io, setup);
 }
 
-/** Runs the command; returns the process exit code (0 ok, 1 vault failure, 2 usage/config). */
-export async function runSetupCli(argv: string[], env: Env, io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'role-name': { type: 'string' },
-        'approle-mount': { type: 'string' },
-        'secret-id-file': { type: 'string' },
-        'print-secret-id': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    io.err(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
+async function setup(io: CliIo): Promise<number> {
+  const { values } = parseFlags(io, {
+    strings: 'role-name approle-mount secret-id-file',
+    booleans: 'print-secret-id',
+    help: USAGE,
+  });
   const secretIdFile = values['secret-id-file'];
   const printSecretId = values['print-secret-id'] === true;
   if (!secretIdFile && !printSecretId) {
-    io.err('say where the secret id goes: --secret-id-file FILE (mode 600) or --print-secret-id');
-    return 2;
+    throw new UsageError(
+      'say where the secret id goes: --secret-id-file FILE (mode 600) or --print-secret-id',
+    );
   }
-  try {
-    const read = new EnvReader(env);
-    const address = read.url('VAULT_ADDR');
-    const rootToken = read.required('VAULT_TOKEN', 'give an administrator token for this setup');
-    const expected = 'slash-separated segments of letters, digits, "_", "-", "."';
-    const namespace = read.matching('VAULT_NAMESPACE', VAULT_PATH_PATTERN, expected);
-    const mount = read.matching('VAULT_KV_MOUNT', VAULT_PATH_PATTERN, expected, 'secret') as string;
-    const prefix = read.matching(
-      'VAULT_PIN_PREFIX',
-      VAULT_PATH_PATTERN,
-      expected,
-      'whatsapp/two-step-pins',
-    ) as string;
-    const access = await applyWorkerAccess({
-      address,
-      rootToken,
-      mount,
-      prefix,
-      ...(namespace !== undefined ? { namespace } : {}),
-      ...(values['role-name'] !== undefined ? { roleName: values['role-name'] } : {}),
-      ...(values['approle-mount'] !== undefined ? { approleMount: values['approle-mount'] } : {}),
-    });
-    io.out(`policy "${access.policyName}": ${mount}/data/${prefix}/* and ${mount}/metadata/${prefix}/* only`);
-    io.out(`AppRole role "${access.roleName}" at auth/${access.approleMount}`);
-    io.out(`VAULT_ROLE_ID=${access.roleId}`);
-    io.out(`VAULT_APPROLE_MOUNT=${access.approleMount}`);
-    if (secretIdFile) {
-      writePrivateFile(secretIdFile, `${access.secretId}\n`);
-      io.out(
-        `secret id written to ${secretIdFile} (mode 600): give the worker VAULT_SECRET_ID_FILE=${secretIdFile}`,
-      );
-      io.out('or its content as VAULT_SECRET_ID; never commit it');
-    }
-    if (printSecretId) io.out(`VAULT_SECRET_ID=${access.secretId}`);
-    io.out(`secret id accessor (for revocation): ${access.secretIdAccessor}`);
-    return 0;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.err(err.message);
-      return 2;
-    }
-    if (err instanceof VaultError) {
-      io.err(`${err.type}: ${err.message}`);
-      return 1;
-    }
-    throw err;
+  const { address, namespace, kvMount: mount, pinPrefix: prefix } = loadVaultLocation(io.env);
+  const rootToken = new EnvReader(io.env).required(
+    'VAULT_TOKEN',
+    'give an administrator token for this setup',
+  );
+  const access = await applyWorkerAccess({
+    address,
+    rootToken,
+    mount,
+    prefix,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(values['role-name'] !== undefined ? { roleName: values['role-name'] } : {}),
+    ...(values['approle-mount'] !== undefined ? { approleMount: values['approle-mount'] } : {}),
+  });
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  out(`policy "${access.policyName}": ${mount}/data/${prefix}/* and ${mount}/metadata/${prefix}/* only`);
+  out(`AppRole role "${access.roleName}" at auth/${access.approleMount}`);
+  out(`VAULT_ROLE_ID=${access.roleId}`);
+  out(`VAULT_APPROLE_MOUNT=${access.approleMount}`);
+  if (secretIdFile) {
+    writePrivateFile(secretIdFile, `${access.secretId}\n`);
+    out(
+      `secret id written to ${secretIdFile} (mode 600): give the worker VAULT_SECRET_ID_FILE=${secretIdFile}`,
+    );
+    out('or its content as VAULT_SECRET_ID; never commit it');
   }
+  if (printSecretId) out(`VAULT_SECRET_ID=${access.secretId}`);
+  out(`secret id accessor (for revocation): ${access.secretIdAccessor}`);
+  return EXIT_OK;
 }
 
 /** Owner read/write only, also when the file already existed with wider permissions. */
@@ -125,17 +94,4 @@ function writePrivateFile(path: string, content: string): void {
   }
 }
 
-if (require.main === module) {
-  runSetupCli(process.argv.slice(2), process.env, {
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runMain({ name: 'vault-setup' }, runSetupCli);

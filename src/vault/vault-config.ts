@@ -16,12 +16,16 @@ export const VAULT_PATH_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-]
 const PATH_EXPECTED =
   'slash-separated segments of letters, digits, "_", "-", "." without leading/trailing slash';
 
-export interface VaultConfig {
+/** Where the PINs are kept: the worker reads them there, the vault setup grants access to them. */
+export interface VaultLocation {
   address: string;
   namespace?: string;
-  auth: VaultAuth;
   kvMount: string;
   pinPrefix: string;
+}
+
+export interface VaultConfig extends VaultLocation {
+  auth: VaultAuth;
   requestTimeoutMs: number;
 }
 
@@ -32,9 +36,10 @@ export interface VaultConfigDefaults {
   token?: string;
 }
 
-export function loadVaultConfig(env: Env, defaults: VaultConfigDefaults = {}): VaultConfig {
+/** VAULT_ADDR (or the given default), VAULT_NAMESPACE, VAULT_KV_MOUNT and VAULT_PIN_PREFIX. */
+export function loadVaultLocation(env: Env, defaultAddress?: string): VaultLocation {
   const read = new EnvReader(env);
-  const address = read.url('VAULT_ADDR', defaults.address);
+  const address = read.url('VAULT_ADDR', defaultAddress);
   const namespace = read.matching('VAULT_NAMESPACE', VAULT_PATH_PATTERN, PATH_EXPECTED);
   const kvMount = read.matching('VAULT_KV_MOUNT', VAULT_PATH_PATTERN, PATH_EXPECTED, 'secret') as string;
   const pinPrefix = read.matching(
@@ -43,16 +48,14 @@ export function loadVaultConfig(env: Env, defaults: VaultConfigDefaults = {}): V
     PATH_EXPECTED,
     'whatsapp/two-step-pins',
   ) as string;
+  return { address, ...(namespace !== undefined && { namespace }), kvMount, pinPrefix };
+}
+
+export function loadVaultConfig(env: Env, defaults: VaultConfigDefaults = {}): VaultConfig {
+  const location = loadVaultLocation(env, defaults.address);
+  const read = new EnvReader(env);
   const requestTimeoutMs = read.positiveNumber('VAULT_REQUEST_TIMEOUT_MS', 10_000);
-  const config: VaultConfig = {
-    address,
-    auth: readAuth(read, defaults),
-    kvMount,
-    pinPrefix,
-    requestTimeoutMs,
-  };
-  if (namespace !== undefined) config.namespace = namespace;
-  return config;
+  return { ...location, auth: readAuth(read, defaults), requestTimeoutMs };
 }
 
 function readAuth(read: EnvReader, defaults: VaultConfigDefaults): VaultAuth {

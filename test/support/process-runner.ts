@@ -1,5 +1,6 @@
-// Runs one of the product's CLIs as a real child process (through tsx, as `npm run ...` does) and
-// keeps every byte it writes to stdout and stderr, so tests can read what an operator would see.
+// Runs a program as a real child process (the product's CLIs through tsx, as `npm run ...` does,
+// or a server binary's own CLI) and keeps every byte it writes to stdout and stderr, so tests can
+// read what an operator would see. Every test that spawns a process goes through here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,25 +15,44 @@ export interface CapturedProcess {
   readonly exited: Promise<number | NodeJS.Signals>;
   stdout(): string;
   stderr(): string;
+  /** Whether the process has ended (both pipes drained). */
+  ended(): boolean;
+  /** Sends a signal (SIGINT for a Ctrl-C); does nothing once the process has ended. */
+  signal(signal: NodeJS.Signals): void;
   /** Resolves with the first line (stdout or stderr) matching; fails if the process exits first. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Safe to call twice. */
-  stop(graceMs?: number): Promise<number | NodeJS.Signals>;
+  /**
+   * `signal` (SIGTERM unless said), then SIGKILL after `graceMs`; resolves once the process is
+   * gone. Safe to call twice.
+   */
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
 
-export interface RunTsxOptions {
+export interface RunProgramOptions {
   name: string;
-  /** The entry point relative to the project root, e.g. src/worker.ts. */
-  script: string;
+  command: string;
   args?: string[];
   /** The whole environment of the child: nothing is inherited unless passed here. */
-  env: Record<string, string>;
+  env: Record<string, string | undefined>;
+  /** The project root unless said. */
+  cwd?: string;
 }
 
-/** `node node_modules/tsx/dist/cli.mjs <script> <args>` in the project root. */
-export function runTsx(opts: RunTsxOptions): CapturedProcess {
-  const child: ChildProcess = spawn(process.execPath, [TSX_CLI, opts.script, ...(opts.args ?? [])], {
-    cwd: PROJECT_ROOT,
+export interface RunTsxOptions extends Omit<RunProgramOptions, 'command'> {
+  /** The entry point relative to the project root, e.g. src/worker.ts. */
+  script: string;
+  /**
+   * 'cli' (default): `node tsx/dist/cli.mjs script`, as `npm run` does: tsx relays signals to a
+   * child of its own. 'import': `node --import tsx script`, one process, so that the pid is the
+   * script's (memory readings) and a signal reaches it directly.
+   */
+  loader?: 'cli' | 'import';
+}
+
+/** The program with its arguments in the project root (or `cwd`), stdin closed. */
+export function runProgram(opts: RunProgramOptions): CapturedProcess {
+  const child: ChildProcess = spawn(opts.command, opts.args ?? [], {
+    cwd: opts.cwd ?? PROJECT_ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,15 +60,20 @@ export function runTsx(opts: RunTsxOptions): CapturedProcess {
   const err: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  let spawnError: Error | undefined;
   const exited = new Promise<number | NodeJS.Signals>((resolveExit) => {
     // 'close' rather than 'exit': by then both pipes are drained, so nothing written is missed.
     child.once('close', (code, signal) => resolveExit(code ?? signal ?? 0));
-    child.once('error', () => resolveExit(-1));
+    child.once('error', (error) => {
+      spawnError = error;
+      resolveExit(-1);
+    });
   });
   let ended = false;
   void exited.then(() => (ended = true));
   const stdout = () => Buffer.concat(out).toString('utf8');
-  const stderr = () => Buffer.concat(err).toString('utf8');
+  const stderr = () => Buffer.concat(err).toString('utf8') + (spawnError ? `\n${spawnError.message}` : '');
+  const running = () => !ended && child.exitCode === null && child.signalCode === null;
 
   return {
     name: opts.name,
@@ -56,6 +81,10 @@ export function runTsx(opts: RunTsxOptions): CapturedProcess {
     exited,
     stdout,
     stderr,
+    ended: () => ended,
+    signal(signal) {
+      if (running()) child.kill(signal);
+    },
     async waitForLine(pattern, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -72,9 +101,9 @@ export function runTsx(opts: RunTsxOptions): CapturedProcess {
         await sleep(100);
       }
     },
-    async stop(graceMs = 10_000) {
-      if (!ended && child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
+    async stop(graceMs = 10_000, signal = 'SIGTERM') {
+      if (running()) {
+        child.kill(signal);
         const cancel = new AbortController();
         const grace = sleep(graceMs, false, { signal: cancel.signal }).catch(() => true);
         const done = await Promise.race([exited.then(() => true), grace]).finally(() => cancel.abort());
@@ -83,6 +112,16 @@ export function runTsx(opts: RunTsxOptions): CapturedProcess {
       return exited;
     },
   };
+}
+
+/** One of the product's TypeScript entry points, run through tsx in the project root. */
+export function runTsx(opts: RunTsxOptions): CapturedProcess {
+  const loaderArgs = opts.loader === 'import' ? ['--import', 'tsx'] : [TSX_CLI];
+  return runProgram({
+    ...opts,
+    command: process.execPath,
+    args: [...loaderArgs, opts.script, ...(opts.args ?? [])],
+  });
 }
 
 /** Waits for a process to end by itself; kills it and fails if it takes longer than `timeoutMs`. */
@@ -100,4 +139,14 @@ export async function waitForExit(
     );
   }
   return result;
+}
+
+/** Runs a program to its end: its exit and everything it printed. */
+export async function runToExit(
+  opts: RunProgramOptions | RunTsxOptions,
+  timeoutMs = 60_000,
+): Promise<{ code: number | NodeJS.Signals; stdout: string; stderr: string }> {
+  const proc = 'script' in opts ? runTsx(opts) : runProgram(opts);
+  const code = await waitForExit(proc, timeoutMs);
+  return { code, stdout: proc.stdout(), stderr: proc.stderr() };
 }
