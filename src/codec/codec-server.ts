@@ -20,11 +20,13 @@
 //   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
 //   at {url}/login with the token from the secret store (same cookie as above).
 // Scripts and tests send `Authorization: Bearer <token>` directly.
-import { HttpError } from '../http/http-error';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Payload } from '@temporalio/common';
+import { HttpError } from '../http/http-error';
+import { createHttpServer, httpUrl, listen, stopServer, type HttpServerLimits } from '../http/http-server';
+import { readBody } from '../http/read-body';
+import { sendJson } from '../http/send-json';
 import type { Keyring } from '../crypto/keyring';
 import { EncryptionCodec, PayloadDecryptionError } from './encryption-codec';
 
@@ -39,6 +41,8 @@ export interface CodecServerOptions {
   /** One line per refused or failed request; never holds a token or a payload. */
   log?: (line: string) => void;
   maxBodyBytes?: number;
+  /** Timeouts and the connection cap; each defaults to CODEC_SERVER_LIMITS. */
+  limits?: Partial<HttpServerLimits>;
 }
 
 export interface CodecServer {
@@ -56,6 +60,16 @@ export interface JsonPayload {
 export const CREDENTIAL_COOKIE = 'temporal_codec_token';
 const CREDENTIAL_COOKIE_MAX_AGE_SECONDS = 12 * 3600;
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+const LOGIN_MAX_BODY_BYTES = 16 * 1024;
+
+/** One engineer's browser tab or a script at a time: small numbers are plenty. */
+export const CODEC_SERVER_LIMITS: HttpServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 64,
+  maxHeaderBytes: 16 * 1024,
+};
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 export async function startCodecServer(opts: CodecServerOptions): Promise<CodecServer> {
@@ -69,15 +83,12 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   const tokenMatches = (candidate: string | undefined) =>
     candidate !== undefined && timingSafeEqual(digest(candidate), expectedDigest);
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  const server = createHttpServer({ ...CODEC_SERVER_LIMITS, ...opts.limits }, handle, {
+    unexpected: (err, req) =>
       log(
         // The path only: a /login query string carries the token.
         `codec server: ${req.method} ${(req.url ?? '').split('?')[0]}: unexpected ${(err as Error).name}: ${(err as Error).message}`,
-      );
-      if (!res.headersSent) sendJson(res, 500, { error: 'InternalError', reason: 'the codec server failed' });
-      else res.destroy();
-    });
+      ),
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -121,8 +132,9 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     }
     if (req.method !== 'POST') {
       req.resume();
-      res.setHeader('Allow', 'POST, OPTIONS');
-      return sendJson(res, 405, { error: 'MethodNotAllowed', reason: `/${operation} takes POST` });
+      throw new HttpError(405, 'MethodNotAllowed', `/${operation} takes POST`, {
+        headers: { allow: 'POST, OPTIONS' },
+      });
     }
 
     const namespace = headerValue(req.headers['x-namespace']) ?? '(none)';
@@ -130,8 +142,9 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     if (refusal) {
       req.resume();
       log(`codec server: refused /${operation} (namespace ${namespace}): ${refusal}`);
-      res.setHeader('WWW-Authenticate', 'Bearer realm="temporal-codec"');
-      return sendJson(res, 401, { error: 'Unauthorized', reason: refusal });
+      throw new HttpError(401, 'Unauthorized', refusal, {
+        headers: { 'www-authenticate': 'Bearer realm="temporal-codec"' },
+      });
     }
 
     try {
@@ -140,16 +153,13 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         req.resume();
         throw new HttpError(415, 'UnsupportedMediaType', 'send Content-Type: application/json');
       }
-      const payloads = parsePayloads(await readBody(req, maxBodyBytes));
+      const payloads = parsePayloads((await readBody(req, maxBodyBytes)).toString('utf8'));
       const converted = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
       sendJson(res, 200, { payloads: converted.map(toJsonPayload) });
     } catch (err) {
       if (err instanceof PayloadDecryptionError) {
         log(`codec server: /${operation} (namespace ${namespace}) refused a payload: ${err.message}`);
         return sendJson(res, 422, { error: 'PayloadDecryptionError', code: err.code, reason: err.message });
-      }
-      if (err instanceof HttpError) {
-        return sendJson(res, err.status, { error: err.error, reason: err.reason });
       }
       throw err;
     }
@@ -187,7 +197,7 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     );
     let submitted: string | undefined;
     if (req.method === 'POST') {
-      const body = await readBody(req, 16 * 1024).catch(() => '');
+      const body = (await readBody(req, LOGIN_MAX_BODY_BYTES)).toString('utf8');
       submitted = new URLSearchParams(body).get('token') ?? undefined;
     } else if (req.method === 'GET') {
       submitted = url.searchParams.get('token') ?? undefined;
@@ -217,25 +227,9 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     return sendHtml(res, 200, SIGNED_IN_TEXT);
   }
 
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  });
+  const port = await listen(server, opts.port, host);
   server.on('error', (err) => log(`codec server: ${err.message}`));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    async close() {
-      await new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      });
-    },
-  };
+  return { url: httpUrl(host, port), port, close: () => stopServer(server, 0) };
 }
 
 export function toJsonPayload(payload: Payload): JsonPayload {
@@ -295,24 +289,6 @@ function checkJsonPayload(item: unknown, index: number): JsonPayload {
   return item;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    // Oversized bodies are drained, not kept, so the 413 still reaches the caller.
-    req.once('end', () =>
-      size > limit
-        ? reject(new HttpError(413, 'PayloadTooLarge', `the body exceeds ${limit} bytes`))
-        : resolveBody(Buffer.concat(chunks).toString('utf8')),
-    );
-    req.once('error', reject);
-  });
-}
-
 function digest(value: string): Buffer {
   // Hashing first makes the comparison constant-time whatever the lengths.
   return createHash('sha256').update(value, 'utf8').digest();
@@ -338,12 +314,6 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 const LOGIN_FORM =

@@ -3,7 +3,10 @@
 //   PUT|DELETE /_sandbox/scenarios/{id}    POST /_sandbox/wabas/{wabaId}    POST /_sandbox/reset
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxFaults } from './sandbox-faults';
-import { HttpProblem, readBody, sendJson } from './sandbox-http';
+import { HttpError } from '../http/http-error';
+import { readBody } from '../http/read-body';
+import { sendJson } from '../http/send-json';
+import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
 import { parseWabaNumbers, type SandboxState } from './sandbox-state';
 import { parseScenario, ScenarioError } from './scenarios';
 
@@ -13,12 +16,15 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
   return async function handleControl(req, res, segments) {
     const method = req.method ?? 'GET';
     const [area, id] = segments;
-    const body = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
+    const body =
+      method === 'PUT' || method === 'POST'
+        ? (await readBody(req, SANDBOX_MAX_BODY_BYTES)).toString('utf8')
+        : '';
     const json = (): unknown => {
       try {
         return JSON.parse(body);
       } catch {
-        throw new HttpProblem(400, 'body is not valid JSON');
+        throw new HttpError(400, 'BadRequest', 'body is not valid JSON');
       }
     };
     if (method === 'GET' && area === 'health' && !id) return sendJson(res, 200, { ok: true });
@@ -32,7 +38,7 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
       try {
         faults.setScenario(id, method === 'PUT' ? parseScenario(json(), `scenario for ${id}`) : undefined);
       } catch (err) {
-        if (err instanceof ScenarioError) throw new HttpProblem(400, err.message);
+        if (err instanceof ScenarioError) throw new HttpError(400, 'BadRequest', err.message);
         throw err;
       }
       return sendJson(res, 200, { id, scenario: faults.scenario(id) ?? null });
@@ -45,6 +51,6 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
       reset();
       return sendJson(res, 200, { ok: true });
     }
-    throw new HttpProblem(404, `no sandbox endpoint ${method} /_sandbox/${segments.join('/')}`);
+    throw new HttpError(404, 'NotFound', `no sandbox endpoint ${method} /_sandbox/${segments.join('/')}`);
   };
 }

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GRAPH_API_VERSION_PATTERN } from '../graph/graph-config';
 import type { Outcome, SandboxFaults } from './sandbox-faults';
-import { readBody, sendJson } from './sandbox-http';
+import { readBody } from '../http/read-body';
+import { sendJson } from '../http/send-json';
+import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
 import type { RequestLogEntry, SandboxState } from './sandbox-state';
 import { metaError, type MetaErrorBody } from './scenarios';
 
@@ -31,9 +33,10 @@ export function sendMetaError(
   res: ServerResponse,
   code: number,
   overrides: Parameters<typeof metaError>[1] = {},
+  headers: Record<string, string> = {},
 ): Outcome {
   const { status, error } = metaError(code, overrides);
-  return sendGraphError(res, status, error);
+  return sendGraphError(res, status, error, headers);
 }
 
 function sendOk(res: ServerResponse, body: unknown): Outcome {
@@ -156,7 +159,7 @@ export function createGraphRoutes({
 
   return async function handleGraph(req, res, url, segments, entry) {
     const method = req.method ?? 'GET';
-    const bodyText = await readBody(req);
+    const bodyText = (await readBody(req, SANDBOX_MAX_BODY_BYTES)).toString('utf8');
     const [version, objectId, edge, ...rest] = segments;
     if (!version || !GRAPH_API_VERSION_PATTERN.test(version) || rest.length > 0) {
       return sendMetaError(res, 2500, { message: `Unknown path components: ${url.pathname}` });

@@ -1,6 +1,6 @@
 // What "Meta" knows in the sandbox: the PIN each number holds and how often it was posted to,
 // the WABAs and their phone numbers, and the log of requests received (never a PIN or a token).
-import { HttpProblem } from './sandbox-http';
+import { HttpError } from '../http/http-error';
 
 const MAX_LOG_ENTRIES = 2_000;
 
@@ -61,19 +61,20 @@ export interface SandboxState {
 export function parseWabaNumbers(value: unknown): SandboxPhoneNumber[] {
   const list = Array.isArray(value) ? value : (value as { phone_numbers?: unknown } | null)?.phone_numbers;
   if (!Array.isArray(list)) {
-    throw new HttpProblem(
+    throw new HttpError(
       400,
+      'BadRequest',
       'body must be a list of {id, display_phone_number?, verified_name?} or {phone_numbers:[...]}',
     );
   }
   return list.map((item: unknown, i) => {
     const entry = item as Record<string, unknown> | null;
     if (typeof entry?.id !== 'string' || !/^\d{1,32}$/.test(entry.id)) {
-      throw new HttpProblem(400, `phone_numbers[${i}].id must be a string of digits`);
+      throw new HttpError(400, 'BadRequest', `phone_numbers[${i}].id must be a string of digits`);
     }
     for (const field of ['display_phone_number', 'verified_name'] as const) {
       if (entry[field] !== undefined && typeof entry[field] !== 'string') {
-        throw new HttpProblem(400, `phone_numbers[${i}].${field} must be a string`);
+        throw new HttpError(400, 'BadRequest', `phone_numbers[${i}].${field} must be a string`);
       }
     }
     return {
@@ -131,7 +132,7 @@ export function createSandboxState(initialWabas?: Record<string, SandboxPhoneNum
     },
     wabaNumbers: (wabaId) => wabas.get(wabaId),
     addWaba(wabaId, list) {
-      if (!/^\d{1,32}$/.test(wabaId)) throw new HttpProblem(400, 'WABA id must be digits');
+      if (!/^\d{1,32}$/.test(wabaId)) throw new HttpError(400, 'BadRequest', 'WABA id must be digits');
       wabas.set(wabaId, parseWabaNumbers(list));
     },
     phoneInfo(id) {

@@ -5,13 +5,15 @@
 // This file starts the server and dispatches; the parts live beside it: sandbox-routes.ts (Graph
 // endpoints), sandbox-faults.ts (scenarios in force), sandbox-state.ts (PINs, WABAs, request log),
 // sandbox-control-api.ts (/_sandbox/...).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
+import { ClientGoneError } from '../http/client-gone';
+import { HttpError } from '../http/http-error';
+import { createHttpServer, httpUrl, listen, stopServer } from '../http/http-server';
 import { PortBusyError } from '../local-stack/processes';
 import { createControlApi } from './sandbox-control-api';
 import { createSandboxFaults, type Outcome } from './sandbox-faults';
-import { HttpProblem, sendJson } from './sandbox-http';
+import { SANDBOX_LIMITS } from './sandbox-limits';
 import { createGraphRoutes, sendGraphError, sendMetaError } from './sandbox-routes';
 import {
   createSandboxState,
@@ -75,12 +77,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (segments[0] === '_sandbox') {
-      try {
-        await controlApi(req, res, segments.slice(1));
-      } catch (err) {
-        const status = err instanceof HttpProblem ? err.status : 500;
-        sendJson(res, status, { error: { message: (err as Error).message } });
-      }
+      await controlApi(req, res, segments.slice(1));
       return;
     }
     const started = Date.now();
@@ -95,11 +92,21 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     try {
       outcome = await graphRoutes(req, res, url, segments, entry);
     } catch (err) {
-      const status = err instanceof HttpProblem ? err.status : 500;
-      outcome = sendMetaError(res, status === 413 ? 100 : 1, {
-        message: status === 413 ? '(#100) Request body too large' : 'An unknown error occurred',
-        httpStatus: status,
-      });
+      // Graph callers get Graph's error shape even for the sandbox's own refusals.
+      const problem = err instanceof HttpError ? err : undefined;
+      if (problem === undefined && !(err instanceof ClientGoneError)) {
+        log(`sandbox internal error: ${(err as Error).message}`);
+      }
+      const status = problem?.status ?? 500;
+      outcome = sendMetaError(
+        res,
+        status === 413 ? 100 : 1,
+        {
+          message: status === 413 ? '(#100) Request body too large' : 'An unknown error occurred',
+          httpStatus: status,
+        },
+        problem?.closeConnection ? { connection: 'close' } : {},
+      );
     }
     entry.status = outcome.status;
     entry.graphCode = outcome.graphCode;
@@ -113,25 +120,16 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     log(`${entry.method} ${entry.path} -> ${entry.status}${extras.join('')} ${entry.durationMs}ms`);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log(`sandbox internal error: ${(err as Error).message}`);
-      if (!res.headersSent) sendJson(res, 500, { error: { message: 'sandbox internal error' } });
-    });
+  const server = createHttpServer(SANDBOX_LIMITS, handle, {
+    unexpected: (err) => log(`sandbox internal error: ${(err as Error).message}`),
   });
-
-  await new Promise<void>((resolveListen, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new PortBusyError(options.port ?? 0, 'Graph sandbox', host) : err);
-    };
-    server.once('error', onError);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', onError);
-      resolveListen();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    port = await listen(server, options.port ?? 0, host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw code === 'EADDRINUSE' ? new PortBusyError(options.port ?? 0, 'Graph sandbox', host) : err;
+  }
+  const url = httpUrl(host, port);
 
   return {
     url,
@@ -140,10 +138,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
       if (closed) return;
       closed = true;
       faults.close();
-      await new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      });
+      await stopServer(server, 0);
     },
     setScenario: (objectId, scenario) => faults.setScenario(objectId, scenario),
     scenarios: () => faults.scenarios(),

@@ -10,9 +10,7 @@
 // starts are idempotent (one workflow id per number, duplicates reported not started), so a
 // redelivery never onboards a number twice. Answering 200 first and starting afterwards would be
 // faster, but an event accepted and then lost in a crash would never come back.
-import { HttpError } from '../http/http-error';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { GraphClient, PhoneNumberSummary } from '../graph/graph-client';
 import type { OnboardingOptions } from '../onboarding/onboarding-config';
@@ -23,6 +21,10 @@ import {
   WABA_ID_PATTERN,
   type StartOnboardingResult,
 } from '../onboarding/start-onboarding';
+import { HttpError } from '../http/http-error';
+import { createHttpServer, listen, stopServer, type HttpServerLimits } from '../http/http-server';
+import { readBody } from '../http/read-body';
+import { sendJson } from '../http/send-json';
 import type { RegisterNumberInput } from '../workflows/messages';
 import { bearerToken, secretsEqual, webhookSignatureMatches } from './webhook-signature';
 
@@ -59,6 +61,8 @@ export interface TriggerServerOptions {
   maxBodyBytes?: number;
   /** Starts in flight at once for one WABA's numbers (default 8). */
   startConcurrency?: number;
+  /** Timeouts and the connection cap; each defaults to TRIGGER_LIMITS. */
+  limits?: Partial<HttpServerLimits>;
 }
 
 export interface TriggerServer {
@@ -69,38 +73,24 @@ export interface TriggerServer {
   close(): Promise<void>;
 }
 
+/**
+ * Meta delivers webhooks from a handful of connections and answers take seconds at most; the
+ * internal callers are few. A slow or stuck client is cut long before it could pin the server.
+ */
+export const TRIGGER_LIMITS: HttpServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 20_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+  maxHeaderBytes: 16 * 1024,
+};
+
 const silentLogger: TriggerLogger = { info() {}, warn() {}, error() {} };
 const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant']);
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
-}
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0] ?? message;
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError(413, 'body too large', `the body must be at most ${limit} bytes`);
-  }
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, 'body too large', `the body must be at most ${limit} bytes`);
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
 }
 
 function parseJson(raw: Buffer): unknown {
@@ -172,8 +162,11 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
   async function onboarded(req: IncomingMessage, res: ServerResponse) {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined || !secretsEqual(token, opts.secrets.sharedSecret)) {
-      req.resume();
-      throw new HttpError(401, 'unauthorized', 'expected Authorization: Bearer <TRIGGER_SHARED_SECRET>');
+      // Refused before the body was read: the connection cannot carry another request.
+      throw new HttpError(401, 'unauthorized', 'expected Authorization: Bearer <TRIGGER_SHARED_SECRET>', {
+        headers: { 'www-authenticate': 'Bearer' },
+        closeConnection: true,
+      });
     }
     const body = parseJson(await readBody(req, maxBodyBytes));
     if (!isObject(body)) {
@@ -249,7 +242,9 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
       )
     ) {
       log.warn('webhook with a missing or wrong signature refused', { bytes: raw.length });
-      throw new HttpError(401, 'bad signature', 'X-Hub-Signature-256 does not match the body');
+      throw new HttpError(401, 'bad signature', 'X-Hub-Signature-256 does not match the body', {
+        closeConnection: true,
+      });
     }
     const events = partnerAddedEvents(parseJson(raw));
     if (events.length === 0) {
@@ -273,58 +268,30 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
     const url = new URL(req.url ?? '/', 'http://trigger.invalid');
     const method = req.method ?? 'GET';
     if (url.pathname === ONBOARDED_PATH) {
-      if (method !== 'POST') throw new HttpError(405, 'method not allowed', 'use POST');
+      if (method !== 'POST') {
+        throw new HttpError(405, 'method not allowed', 'use POST', { headers: { allow: 'POST' } });
+      }
       return onboarded(req, res);
     }
     if (url.pathname === WEBHOOK_PATH) {
       if (method === 'GET') return verifySubscription(url, res);
       if (method === 'POST') return webhookEvent(req, res);
-      throw new HttpError(405, 'method not allowed', 'use GET (verification) or POST (events)');
+      throw new HttpError(405, 'method not allowed', 'use GET (verification) or POST (events)', {
+        headers: { allow: 'GET, POST' },
+      });
     }
     if (url.pathname === '/healthz' && method === 'GET') return sendJson(res, 200, { ok: true });
     throw new HttpError(404, 'not found', `no route ${method} ${url.pathname}`);
   }
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (err instanceof HttpError) {
-        const headers: Record<string, string> = {};
-        if (err.status === 405) headers.allow = req.url?.startsWith(WEBHOOK_PATH) ? 'GET, POST' : 'POST';
-        if (err.status === 401 && req.url?.startsWith(ONBOARDED_PATH)) headers['www-authenticate'] = 'Bearer';
-        // Refused before the body was read: don't keep a connection with unread bytes on it.
-        if (err.status === 413 || err.status === 401) headers.connection = 'close';
-        sendJson(res, err.status, { error: err.error, reason: err.reason }, headers);
-        return;
-      }
-      log.error('unexpected error', { error: firstLine(err) });
-      sendJson(res, 500, { error: 'internal error', reason: 'see the trigger log' });
-    });
+  const server = createHttpServer({ ...TRIGGER_LIMITS, ...opts.limits }, route, {
+    unexpected: (err) => log.error('unexpected error', { error: firstLine(err) }),
   });
-  server.requestTimeout = handlingTimeoutMs + 20_000;
 
   return {
     server,
-    listen(port, host = '127.0.0.1') {
-      return new Promise((resolveListen, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolveListen((server.address() as AddressInfo).port);
-        });
-      });
-    },
-    close() {
-      return new Promise<void>((resolveClose) => {
-        if (!server.listening) return resolveClose();
-        server.close(() => resolveClose());
-        server.closeIdleConnections();
-        // Requests in progress had their handling time; then connections are cut.
-        setTimeout(() => server.closeAllConnections(), handlingTimeoutMs + 1_000).unref();
-      });
-    },
+    listen: (port, host = '127.0.0.1') => listen(server, port, host),
+    // Requests in progress had their handling time; then connections are cut.
+    close: () => stopServer(server, handlingTimeoutMs + 1_000),
   };
 }

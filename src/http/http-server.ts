@@ -1,0 +1,108 @@
+// The one way the product's small servers are built: bounded time to send headers, to send the
+// whole request, and to sit idle between requests; a cap on open connections (connections past it
+// are closed at once); and one policy for a handler's failure: an HttpError becomes its problem
+// response, a caller hanging up is reported as such, anything else is logged and answered 500.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isClientGone } from './client-gone';
+import { HttpError } from './http-error';
+import { internalError, sendProblem } from './problem-response';
+
+export interface HttpServerLimits {
+  /** From connecting (or the end of the previous request) to the last header byte. */
+  headersTimeoutMs: number;
+  /** From connecting to the last body byte; must be at least headersTimeoutMs. */
+  requestTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; 0 for no cap. */
+  maxConnections: number;
+  /** Size of the request line and headers together (431 past it). */
+  maxHeaderBytes: number;
+}
+
+export interface HttpServerEvents {
+  /** A handler failed with something other than an HttpError; answered 500. */
+  unexpected(err: unknown, req: IncomingMessage): void;
+  /** The caller closed the connection before its request was read or answered. */
+  clientGone?(req: IncomingMessage): void;
+  /** A connection over maxConnections, closed unanswered. */
+  connectionRefused?(): void;
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Node checks the header and request deadlines on a timer: often enough that they hold closely. */
+function checkingInterval(limits: HttpServerLimits): number {
+  return Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 8)));
+}
+
+export function createHttpServer(
+  limits: HttpServerLimits,
+  handle: RequestHandler,
+  events: HttpServerEvents,
+): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: checkingInterval(limits),
+      maxHeaderSize: limits.maxHeaderBytes,
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => answerFailure(req, res, err, events));
+    },
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  server.on('drop', () => events.connectionRefused?.());
+  return server;
+}
+
+function answerFailure(req: IncomingMessage, res: ServerResponse, err: unknown, events: HttpServerEvents) {
+  if (isClientGone(err, req, res)) {
+    events.clientGone?.(req);
+    res.destroy();
+    return;
+  }
+  if (!(err instanceof HttpError)) events.unexpected(err, req);
+  // Half an answer is already out: cutting the connection is the only honest ending.
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendProblem(res, err instanceof HttpError ? err : internalError('the server failed: see its log'));
+}
+
+/** Listens and resolves with the port bound (0 picks a free one); rejects with the listen error. */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Stops accepting, closes idle connections, and cuts the rest after `graceMs` (0: at once), so
+ * requests in progress may finish first.
+ */
+export function stopServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolveClose) => {
+    if (!server.listening) return resolveClose();
+    server.close(() => resolveClose());
+    if (graceMs <= 0) {
+      server.closeAllConnections();
+      return;
+    }
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), graceMs).unref();
+  });
+}
+
+/** "http://host:port", with brackets around an IPv6 host. */
+export function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
