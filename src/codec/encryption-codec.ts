@@ -5,6 +5,7 @@
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { KeyringError, type Keyring } from '../crypto/keyring';
+import { quoteUntrusted } from '../text/quote-untrusted';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const METADATA_ENCRYPTION_KEY_ID = 'encryption-key-id';
@@ -62,14 +63,14 @@ export class EncryptionCodec implements PayloadCodec {
       if (err instanceof KeyringError && err.code === 'UNKNOWN_KEY_ID') {
         throw new PayloadDecryptionError(
           'UNKNOWN_KEY_ID',
-          `payload was encrypted under key "${kid}", which is not in this keyring (known: ${this.keyring.kids.join(', ')}): ` +
+          `payload was encrypted under key ${quoteUntrusted(kid)}, which is not in this keyring (known: ${this.keyring.kids.join(', ')}): ` +
             'keep retired keys listed in PAYLOAD_CODEC_KEYS until no history needs them',
           { cause: err },
         );
       }
       throw new PayloadDecryptionError(
         'DECRYPT_FAILED',
-        `payload under key "${kid}" failed authentication: it was altered or encrypted with a different key of that id`,
+        `payload under key ${quoteUntrusted(kid)} failed authentication: it was altered or encrypted with a different key of that id`,
         { cause: err },
       );
     }
@@ -80,7 +81,7 @@ export class EncryptionCodec implements PayloadCodec {
       // Authentic ciphertext that is not a Payload: encrypted by something other than this codec.
       throw new PayloadDecryptionError(
         'MALFORMED_PAYLOAD',
-        `payload under key "${kid}" decrypted but does not hold a Temporal Payload`,
+        `payload under key ${quoteUntrusted(kid)} decrypted but does not hold a Temporal Payload`,
         { cause: err },
       );
     }

@@ -1,5 +1,6 @@
 // What makes an onboarding input acceptable, with no Temporal client behind it, so the batch
 // starter's --dry-run validates 100,000 rows without loading the client.
+import { quoteUntrusted } from '../text/quote-untrusted';
 import { PHONE_NUMBER_ID_PATTERN, type RegisterNumberInput } from '../workflows/messages';
 
 /** Meta's business-object ids (WABA, business portfolio) are numeric strings like phone-number ids. */
@@ -10,6 +11,9 @@ const TENANT_MAX_LENGTH = 100;
 // The tenant ends up in the UI summary and in logs: no control characters, no Markdown line breaks.
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+// ...and no Markdown link or image ("](" joins text to target), inline HTML or autolink (< >),
+// code span (`), nor a URL a renderer would link on its own.
+const MARKUP = /\]\s*\(|[<>`]|:\/\//;
 
 export class OnboardingInputError extends Error {
   override readonly name = 'OnboardingInputError';
@@ -28,17 +32,17 @@ export function onboardingInputProblems(input: RegisterNumberInput): string[] {
   if (phoneNumberId === undefined || phoneNumberId === '') {
     problems.push('phoneNumberId is missing');
   } else if (typeof phoneNumberId !== 'string' || !PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
-    problems.push(`phoneNumberId ${JSON.stringify(phoneNumberId)} is not a phone-number id (1-32 digits)`);
+    problems.push(`phoneNumberId ${quoteUntrusted(phoneNumberId)} is not a phone-number id (1-32 digits)`);
   }
   if (wabaId !== undefined && (typeof wabaId !== 'string' || !WABA_ID_PATTERN.test(wabaId))) {
-    problems.push(`wabaId ${JSON.stringify(wabaId)} is not a WABA id (1-32 digits)`);
+    problems.push(`wabaId ${quoteUntrusted(wabaId)} is not a WABA id (1-32 digits)`);
   }
   if (
     displayPhoneNumber !== undefined &&
     (typeof displayPhoneNumber !== 'string' || !DISPLAY_PHONE_NUMBER_PATTERN.test(displayPhoneNumber))
   ) {
     problems.push(
-      `displayPhoneNumber ${JSON.stringify(displayPhoneNumber)} is not a phone number (digits, spaces, + ( ) - .)`,
+      `displayPhoneNumber ${quoteUntrusted(displayPhoneNumber)} is not a phone number (digits, spaces, + ( ) - .)`,
     );
   }
   if (tenant !== undefined) {
@@ -46,6 +50,10 @@ export function onboardingInputProblems(input: RegisterNumberInput): string[] {
       problems.push('tenant must be a non-empty string');
     } else if (tenant.length > TENANT_MAX_LENGTH || CONTROL_CHARACTERS.test(tenant)) {
       problems.push(`tenant must be at most ${TENANT_MAX_LENGTH} printable characters`);
+    } else if (MARKUP.test(tenant)) {
+      problems.push(
+        `tenant ${quoteUntrusted(tenant)} holds markup: no Markdown link, < > \` or URL (the UI renders it as Markdown)`,
+      );
     }
   }
   return problems;
