@@ -26,9 +26,14 @@ export interface HttpServerEvents {
   unexpected(err: unknown, req: IncomingMessage): void;
   /** The caller closed the connection before its request was read or answered. */
   clientGone?(req: IncomingMessage): void;
-  /** A connection over maxConnections, closed unanswered. */
-  connectionRefused?(): void;
+  /**
+   * Connections over maxConnections, closed unanswered: called for the first at once, then at
+   * most once per REFUSALS_REPORT_INTERVAL_MS with the number since, so a flood is a few lines.
+   */
+  connectionsRefused?(count: number): void;
 }
+
+export const REFUSALS_REPORT_INTERVAL_MS = 10_000;
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -55,8 +60,24 @@ export function createHttpServer(
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
-  server.on('drop', () => events.connectionRefused?.());
+  reportRefusals(server, events);
   return server;
+}
+
+function reportRefusals(server: Server, events: HttpServerEvents) {
+  let pending = 0;
+  let quiet: NodeJS.Timeout | undefined;
+  const flush = () => {
+    quiet = undefined;
+    if (pending === 0) return;
+    events.connectionsRefused?.(pending);
+    pending = 0;
+    quiet = setTimeout(flush, REFUSALS_REPORT_INTERVAL_MS).unref();
+  };
+  server.on('drop', () => {
+    pending++;
+    if (quiet === undefined) flush();
+  });
 }
 
 function answerFailure(req: IncomingMessage, res: ServerResponse, err: unknown, events: HttpServerEvents) {
