@@ -140,7 +140,7 @@ describe('POST /onboarded', () => {
     const phoneNumberId = id('1');
     const wrong = await postOnboarded({ phoneNumberId }, `${secrets.sharedSecret}x`);
     expect(wrong.status).toBe(401);
-    expect(wrong.json()).toMatchObject({ error: 'unauthorized' });
+    expect(wrong.json()).toMatchObject({ error: 'Unauthorized' });
     expect(wrong.headers['www-authenticate']).toBe('Bearer');
     const missing = await call('POST', '/onboarded', { body: JSON.stringify({ phoneNumberId }) });
     expect(missing.status).toBe(401);
@@ -243,7 +243,7 @@ describe('Meta webhooks', () => {
     const body = partnerAdded(wabaId, '5550001112223');
     const wrongKey = await postWebhook(body, webhookSignature(body, 'not-the-app-secret'));
     expect(wrongKey.status).toBe(401);
-    expect(wrongKey.json()).toMatchObject({ error: 'bad signature' });
+    expect(wrongKey.json()).toMatchObject({ error: 'BadSignature' });
     // Signed, then altered: the signature covers the raw bytes.
     const tampered = await postWebhook(
       body.replace('PARTNER_ADDED', 'PARTNER_ADDED '),

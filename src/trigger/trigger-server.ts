@@ -9,23 +9,33 @@
 // Temporal fail or the time runs out it answers 5xx, and Meta delivers the event again later; the
 // starts are idempotent (one workflow id per number, duplicates reported not started), so a
 // redelivery never onboards a number twice. Answering 200 first and starting afterwards would be
-// faster, but an event accepted and then lost in a crash would never come back.
+// faster, but an event accepted and then lost in a crash would never come back. What can never
+// succeed (a malformed id in a signed event) is answered 200 and logged, never 5xx: Meta would
+// redeliver it for days to the same end (partner-added.ts).
+//
+// Hostile callers: every request is bounded (TRIGGER_LIMITS: header, request and keep-alive
+// timeouts, a connection cap, the body limit), refused before its body is read when the
+// credential is wrong, routed only on a canonical path, and quoted in logs and answers only
+// escaped and cut short (quoteUntrusted). docs/security.md lists the limits.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { GraphClient, PhoneNumberSummary } from '../graph/graph-client';
+import { canonicalPath } from '../http/canonical-path';
+import { HttpError } from '../http/http-error';
+import { createHttpServer, listen, stopServer, type HttpServerLimits } from '../http/http-server';
+import { declaresJson, parseJsonBody } from '../http/parse-json-body';
+import { readBody } from '../http/read-body';
+import { sendJson } from '../http/send-json';
 import type { OnboardingOptions } from '../onboarding/onboarding-config';
 import {
   OnboardingInputError,
   onboardingInputProblems,
   startOnboarding,
-  WABA_ID_PATTERN,
   type StartOnboardingResult,
 } from '../onboarding/start-onboarding';
-import { HttpError } from '../http/http-error';
-import { createHttpServer, listen, stopServer, type HttpServerLimits } from '../http/http-server';
-import { readBody } from '../http/read-body';
-import { sendJson } from '../http/send-json';
+import { quoteUntrusted } from '../text/quote-untrusted';
 import type { RegisterNumberInput } from '../workflows/messages';
+import { readPartnerAdded, type PartnerAddedEvent } from './partner-added';
 import { bearerToken, secretsEqual, webhookSignatureMatches } from './webhook-signature';
 
 export const DEFAULT_TRIGGER_PORT = 8090;
@@ -65,16 +75,27 @@ export interface TriggerServerOptions {
   limits?: Partial<HttpServerLimits>;
 }
 
+/** Counts since start, for tests and a future metrics endpoint. */
+export interface TriggerStats {
+  /** Parts of signed webhooks set aside as never valid (answered 200 and logged). */
+  webhookPartsIgnored: number;
+  /** Connections closed unanswered because the connection cap was reached. */
+  connectionsRefused: number;
+  /** Callers that closed the connection before their request was read or answered. */
+  clientsGone: number;
+}
+
 export interface TriggerServer {
   readonly server: Server;
   /** Resolves with the port actually bound (0 picks a free one). */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting, lets requests in progress finish, then closes the connections. */
   close(): Promise<void>;
+  stats(): TriggerStats;
 }
 
 /**
- * Meta delivers webhooks from a handful of connections and answers take seconds at most; the
+ * Meta delivers webhooks from a handful of connections and a request takes seconds at most; the
  * internal callers are few. A slow or stuck client is cut long before it could pin the server.
  */
 export const TRIGGER_LIMITS: HttpServerLimits = {
@@ -85,6 +106,13 @@ export const TRIGGER_LIMITS: HttpServerLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
+/** What Meta sends as hub.challenge: an integer. Anything else is not reflected. */
+const CHALLENGE_PATTERN = /^[0-9]{1,32}$/;
+/** A flood of unknown fields is named in part, not whole. */
+const UNKNOWN_FIELDS_SHOWN = 5;
+/** A webhook's set-aside parts are logged in one line, this many named. */
+const PROBLEMS_LOGGED = 10;
+
 const silentLogger: TriggerLogger = { info() {}, warn() {}, error() {} };
 const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant']);
 
@@ -93,50 +121,14 @@ function firstLine(err: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, 'malformed body', `the body is not JSON: ${firstLine(err)}`);
-  }
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A WABA shared with us, from an account_update PARTNER_ADDED change. */
-export interface PartnerAddedEvent {
-  wabaId: string;
-  ownerBusinessId?: string;
-}
-
-/**
- * The PARTNER_ADDED events of a webhook body; throws HttpError(400) when the body is not shaped
- * like a WhatsApp Business Account webhook at all. Other fields and events are ignored.
- */
-export function partnerAddedEvents(body: unknown): PartnerAddedEvent[] {
-  if (!isObject(body) || !Array.isArray(body.entry)) {
-    throw new HttpError(
-      400,
-      'malformed body',
-      'expected a webhook notification {"object":..., "entry":[...]}',
-    );
-  }
-  const events = new Map<string, PartnerAddedEvent>();
-  for (const entry of body.entry as unknown[]) {
-    if (!isObject(entry) || !Array.isArray(entry.changes)) continue;
-    for (const change of entry.changes as unknown[]) {
-      if (!isObject(change) || change.field !== 'account_update' || !isObject(change.value)) continue;
-      if (change.value.event !== 'PARTNER_ADDED') continue;
-      const info = isObject(change.value.waba_info) ? change.value.waba_info : {};
-      const wabaId = typeof info.waba_id === 'string' ? info.waba_id : entry.id;
-      if (typeof wabaId !== 'string' || !WABA_ID_PATTERN.test(wabaId)) continue;
-      const owner = typeof info.owner_business_id === 'string' ? info.owner_business_id : undefined;
-      events.set(wabaId, owner ? { wabaId, ownerBusinessId: owner } : { wabaId });
-    }
-  }
-  return [...events.values()];
+/** How a refused bearer looked, never what it was. */
+function presentedCredential(authorization: string | undefined): string {
+  if (authorization === undefined) return 'none';
+  return bearerToken(authorization) === undefined ? 'not a bearer token' : 'a wrong bearer token';
 }
 
 async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -146,11 +138,18 @@ async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) 
   return results;
 }
 
+interface NumberOutcome {
+  phoneNumberId: string;
+  outcome: string;
+  workflowId: string;
+}
+
 export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
   const log = opts.log ?? silentLogger;
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
   const handlingTimeoutMs = opts.handlingTimeoutMs ?? 10_000;
   const startConcurrency = opts.startConcurrency ?? 8;
+  const stats: TriggerStats = { webhookPartsIgnored: 0, connectionsRefused: 0, clientsGone: 0 };
 
   const start = (input: RegisterNumberInput, deadline: number): Promise<StartOnboardingResult> =>
     startOnboarding(
@@ -162,34 +161,42 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
   async function onboarded(req: IncomingMessage, res: ServerResponse) {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined || !secretsEqual(token, opts.secrets.sharedSecret)) {
-      // Refused before the body was read: the connection cannot carry another request.
-      throw new HttpError(401, 'unauthorized', 'expected Authorization: Bearer <TRIGGER_SHARED_SECRET>', {
+      log.warn('onboarded request refused: missing or wrong bearer token', {
+        presented: presentedCredential(req.headers.authorization),
+        remote: req.socket.remoteAddress,
+      });
+      // Refused before its body is read: the connection closes rather than reading it.
+      throw new HttpError(401, 'Unauthorized', 'expected Authorization: Bearer <TRIGGER_SHARED_SECRET>', {
         headers: { 'www-authenticate': 'Bearer' },
-        closeConnection: true,
       });
     }
-    const body = parseJson(await readBody(req, maxBodyBytes));
+    if (!declaresJson(req.headers['content-type'])) {
+      throw new HttpError(415, 'UnsupportedMediaType', 'send Content-Type: application/json');
+    }
+    const body = parseJsonBody(await readBody(req, maxBodyBytes));
     if (!isObject(body)) {
-      throw new HttpError(400, 'malformed body', 'expected an object {"phoneNumberId": "...", ...}');
+      throw new HttpError(400, 'MalformedBody', 'expected an object {"phoneNumberId": "...", ...}');
     }
     const unknown = Object.keys(body).filter((k) => !ONBOARDED_FIELDS.has(k));
     if (unknown.length > 0) {
+      const named = unknown.slice(0, UNKNOWN_FIELDS_SHOWN).map((k) => quoteUntrusted(k));
+      const more = unknown.length > UNKNOWN_FIELDS_SHOWN ? ` and ${unknown.length - named.length} more` : '';
       throw new HttpError(
         400,
-        'invalid input',
-        `unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${[...ONBOARDED_FIELDS].join(', ')})`,
+        'InvalidInput',
+        `unknown field ${named.join(', ')}${more} (expected ${[...ONBOARDED_FIELDS].join(', ')})`,
       );
     }
     const input = body as unknown as RegisterNumberInput;
     const problems = onboardingInputProblems(input);
-    if (problems.length > 0) throw new HttpError(400, 'invalid input', problems.join('; '));
+    if (problems.length > 0) throw new HttpError(400, 'InvalidInput', problems.join('; '));
     let result: StartOnboardingResult;
     try {
       result = await start(input, Date.now() + handlingTimeoutMs);
     } catch (err) {
-      if (err instanceof OnboardingInputError) throw new HttpError(400, 'invalid input', err.message);
+      if (err instanceof OnboardingInputError) throw new HttpError(400, 'InvalidInput', err.message);
       log.error('start failed', { phoneNumberId: input.phoneNumberId, error: firstLine(err) });
-      throw new HttpError(503, 'start failed', `could not start the onboarding: ${firstLine(err)}`);
+      throw new HttpError(503, 'StartFailed', `could not start the onboarding: ${firstLine(err)}`);
     }
     log.info('onboarded request', { phoneNumberId: input.phoneNumberId, outcome: result.outcome });
     sendJson(res, 202, { outcome: result.outcome, workflowId: result.workflowId, runId: result.runId });
@@ -199,36 +206,64 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
     const mode = url.searchParams.get('hub.mode');
     const token = url.searchParams.get('hub.verify_token');
     const challenge = url.searchParams.get('hub.challenge');
-    if (
-      mode !== 'subscribe' ||
-      token === null ||
-      challenge === null ||
-      !secretsEqual(token, opts.secrets.verifyToken)
-    ) {
-      log.warn('webhook verification refused', { mode });
-      throw new HttpError(403, 'forbidden', 'hub.mode must be subscribe and hub.verify_token must match');
+    if (mode !== 'subscribe' || token === null || !secretsEqual(token, opts.secrets.verifyToken)) {
+      log.warn('webhook verification refused', {
+        mode: quoteUntrusted(mode),
+        verifyToken: token === null ? 'none' : 'wrong',
+      });
+      throw new HttpError(403, 'Forbidden', 'hub.mode must be subscribe and hub.verify_token must match');
+    }
+    if (challenge === null || !CHALLENGE_PATTERN.test(challenge)) {
+      log.warn('webhook verification refused: hub.challenge is not digits', {
+        challenge: quoteUntrusted(challenge),
+      });
+      throw new HttpError(400, 'BadChallenge', 'hub.challenge must be the integer Meta sends (digits only)');
     }
     log.info('webhook verification accepted');
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': challenge.length,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     res.end(challenge);
   }
 
-  async function onboardWaba(event: PartnerAddedEvent, deadline: number) {
-    const numbers: PhoneNumberSummary[] = await opts.graph.listPhoneNumbers({
+  /** Starts every usable number of the WABA; a number Graph lists under an id we refuse is set aside. */
+  async function onboardWaba(event: PartnerAddedEvent, deadline: number, problems: string[]) {
+    const listed: PhoneNumberSummary[] = await opts.graph.listPhoneNumbers({
       wabaId: event.wabaId,
       signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
     });
-    const tenant = event.ownerBusinessId ?? event.wabaId;
-    const results = await inBatches(numbers, startConcurrency, async (n) => {
-      const input: RegisterNumberInput = { phoneNumberId: n.id, wabaId: event.wabaId, tenant };
+    const inputs: RegisterNumberInput[] = [];
+    for (const n of listed) {
+      const input: RegisterNumberInput = { phoneNumberId: n.id, wabaId: event.wabaId, tenant: event.tenant };
       if (n.display_phone_number) input.displayPhoneNumber = n.display_phone_number;
       // Graph's display format may not be one we accept: the number still gets onboarded.
       if (onboardingInputProblems(input).length > 0) delete input.displayPhoneNumber;
+      const unusable = onboardingInputProblems(input);
+      if (unusable.length > 0) problems.push(`WABA ${event.wabaId}: ${unusable.join('; ')}, skipped`);
+      else inputs.push(input);
+    }
+    const numbers = await inBatches(inputs, startConcurrency, async (input): Promise<NumberOutcome> => {
       const result = await start(input, deadline);
-      return { phoneNumberId: n.id, outcome: result.outcome, workflowId: result.workflowId };
+      return { phoneNumberId: input.phoneNumberId, outcome: result.outcome, workflowId: result.workflowId };
     });
-    log.info('partner added', { wabaId: event.wabaId, tenant, numbers: results.length });
-    return { wabaId: event.wabaId, numbers: results };
+    log.info('partner added', { wabaId: event.wabaId, tenant: event.tenant, numbers: numbers.length });
+    return { wabaId: event.wabaId, numbers };
+  }
+
+  function reportIgnored(problems: string[]) {
+    if (problems.length === 0) return;
+    stats.webhookPartsIgnored += problems.length;
+    const more = problems.length > PROBLEMS_LOGGED ? ` and ${problems.length - PROBLEMS_LOGGED} more` : '';
+    log.warn(
+      'webhook parts set aside: they can never be onboarded, Meta is told 200 so as not to redeliver',
+      {
+        count: problems.length,
+        problems: `${problems.slice(0, PROBLEMS_LOGGED).join(' | ')}${more}`,
+      },
+    );
   }
 
   async function webhookEvent(req: IncomingMessage, res: ServerResponse) {
@@ -241,51 +276,65 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
         opts.secrets.appSecret,
       )
     ) {
-      log.warn('webhook with a missing or wrong signature refused', { bytes: raw.length });
-      throw new HttpError(401, 'bad signature', 'X-Hub-Signature-256 does not match the body', {
-        closeConnection: true,
+      log.warn('webhook with a missing or wrong signature refused', {
+        bytes: raw.length,
+        remote: req.socket.remoteAddress,
       });
+      throw new HttpError(401, 'BadSignature', 'X-Hub-Signature-256 does not match the body');
     }
-    const events = partnerAddedEvents(parseJson(raw));
-    if (events.length === 0) {
-      sendJson(res, 200, { received: true, onboarded: [] });
-      return;
-    }
+    const { events, problems } = readPartnerAdded(parseJsonBody(raw));
     const deadline = Date.now() + handlingTimeoutMs;
+    let onboarded: Array<{ wabaId: string; numbers: NumberOutcome[] }>;
     try {
-      const onboarded = await Promise.all(events.map((event) => onboardWaba(event, deadline)));
-      sendJson(res, 200, { received: true, onboarded });
+      onboarded = await Promise.all(events.map((event) => onboardWaba(event, deadline, problems)));
     } catch (err) {
       log.error('webhook not handed over; Meta will deliver it again', {
         wabaIds: events.map((e) => e.wabaId),
         error: firstLine(err),
       });
-      throw new HttpError(503, 'not handed over', `will succeed on redelivery once fixed: ${firstLine(err)}`);
+      throw new HttpError(503, 'NotHandedOver', `will succeed on redelivery once fixed: ${firstLine(err)}`);
     }
+    reportIgnored(problems);
+    sendJson(res, 200, { received: true, onboarded, ...(problems.length > 0 ? { ignored: problems } : {}) });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = canonicalPath(req);
     const url = new URL(req.url ?? '/', 'http://trigger.invalid');
     const method = req.method ?? 'GET';
-    if (url.pathname === ONBOARDED_PATH) {
+    if (path === ONBOARDED_PATH) {
       if (method !== 'POST') {
-        throw new HttpError(405, 'method not allowed', 'use POST', { headers: { allow: 'POST' } });
+        throw new HttpError(405, 'MethodNotAllowed', 'use POST', { headers: { allow: 'POST' } });
       }
       return onboarded(req, res);
     }
-    if (url.pathname === WEBHOOK_PATH) {
+    if (path === WEBHOOK_PATH) {
       if (method === 'GET') return verifySubscription(url, res);
       if (method === 'POST') return webhookEvent(req, res);
-      throw new HttpError(405, 'method not allowed', 'use GET (verification) or POST (events)', {
+      throw new HttpError(405, 'MethodNotAllowed', 'use GET (verification) or POST (events)', {
         headers: { allow: 'GET, POST' },
       });
     }
-    if (url.pathname === '/healthz' && method === 'GET') return sendJson(res, 200, { ok: true });
-    throw new HttpError(404, 'not found', `no route ${method} ${url.pathname}`);
+    if (path === '/healthz' && method === 'GET') return sendJson(res, 200, { ok: true });
+    throw new HttpError(404, 'NotFound', `no route ${method} ${quoteUntrusted(path)}`);
   }
 
   const server = createHttpServer({ ...TRIGGER_LIMITS, ...opts.limits }, route, {
-    unexpected: (err) => log.error('unexpected error', { error: firstLine(err) }),
+    unexpected: (err) => log.error('unexpected error', { error: quoteUntrusted(firstLine(err), 200) }),
+    clientGone: (req) => {
+      stats.clientsGone++;
+      log.info('client closed the connection mid-request', {
+        method: req.method,
+        path: quoteUntrusted((req.url ?? '').split('?')[0]),
+      });
+    },
+    connectionsRefused: (count) => {
+      stats.connectionsRefused += count;
+      log.warn('connections refused: the connection cap is reached', {
+        count,
+        maxConnections: server.maxConnections,
+      });
+    },
   });
 
   return {
@@ -293,5 +342,6 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
     listen: (port, host = '127.0.0.1') => listen(server, port, host),
     // Requests in progress had their handling time; then connections are cut.
     close: () => stopServer(server, handlingTimeoutMs + 1_000),
+    stats: () => ({ ...stats }),
   };
 }
