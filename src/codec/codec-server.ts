@@ -20,14 +20,24 @@
 //   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
 //   at {url}/login with the token from the secret store (same cookie as above).
 // Scripts and tests send `Authorization: Bearer <token>` directly.
+//
+// Hostile callers: every request is bounded (CODEC_SERVER_LIMITS: header, request and keep-alive
+// timeouts, a connection cap, the body limit), refused before its body is read when the
+// credential is wrong, routed only on a canonical path, and caller values (namespace, key id)
+// are quoted in logs and answers only escaped and cut short. docs/security.md lists the limits.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Payload } from '@temporalio/common';
+import type { Keyring } from '../crypto/keyring';
+import { canonicalPath } from '../http/canonical-path';
 import { HttpError } from '../http/http-error';
 import { createHttpServer, httpUrl, listen, stopServer, type HttpServerLimits } from '../http/http-server';
+import { declaresJson, parseJsonBody } from '../http/parse-json-body';
+import { bodyLeftUnread } from '../http/problem-response';
 import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
-import type { Keyring } from '../crypto/keyring';
+import { quoteUntrusted } from '../text/quote-untrusted';
 import { EncryptionCodec, PayloadDecryptionError } from './encryption-codec';
 
 export interface CodecServerOptions {
@@ -43,6 +53,11 @@ export interface CodecServerOptions {
   maxBodyBytes?: number;
   /** Timeouts and the connection cap; each defaults to CODEC_SERVER_LIMITS. */
   limits?: Partial<HttpServerLimits>;
+  /**
+   * Always mark the sign-in cookie Secure. Without it the cookie is Secure when the request
+   * came over TLS or a proxy says it did (X-Forwarded-Proto or Forwarded: proto=https).
+   */
+  secureCookie?: boolean;
 }
 
 export interface CodecServer {
@@ -83,15 +98,23 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   const tokenMatches = (candidate: string | undefined) =>
     candidate !== undefined && timingSafeEqual(digest(candidate), expectedDigest);
 
+  // The path only, quoted: a /login query string carries the token.
+  const pathOf = (req: IncomingMessage) => quoteUntrusted((req.url ?? '').split('?')[0]);
   const server = createHttpServer({ ...CODEC_SERVER_LIMITS, ...opts.limits }, handle, {
     unexpected: (err, req) =>
       log(
-        // The path only: a /login query string carries the token.
-        `codec server: ${req.method} ${(req.url ?? '').split('?')[0]}: unexpected ${(err as Error).name}: ${(err as Error).message}`,
+        `codec server: ${req.method} ${pathOf(req)}: unexpected ${(err as Error).name}: ${quoteUntrusted((err as Error).message, 200)}`,
+      ),
+    clientGone: (req) =>
+      log(`codec server: ${req.method} ${pathOf(req)}: the client closed the connection mid-request`),
+    connectionsRefused: (count) =>
+      log(
+        `codec server: refused ${count} connection(s): the cap of ${server.maxConnections} open connections is reached`,
       ),
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = canonicalPath(req);
     const url = new URL(req.url ?? '/', 'http://codec.invalid');
     const origin = req.headers.origin;
     const originAllowed = origin !== undefined && allowedOrigins.has(origin);
@@ -101,15 +124,11 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
       res.setHeader('Access-Control-Allow-Credentials', 'true');
     }
     // The protocol lets codec servers be mounted anywhere: only the last path segment counts.
-    const operation = url.pathname.replace(/\/+$/, '').split('/').pop() ?? '';
+    const operation = path.replace(/\/+$/, '').split('/').pop() ?? '';
 
     if (req.method === 'OPTIONS') {
-      req.resume();
       if (!originAllowed) {
-        return sendJson(res, 403, {
-          error: 'OriginNotAllowed',
-          reason: 'this origin may not call the codec server',
-        });
+        throw new HttpError(403, 'OriginNotAllowed', 'this origin may not call the codec server');
       }
       res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
@@ -117,31 +136,30 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
       if (req.headers['access-control-request-private-network'] === 'true') {
         res.setHeader('Access-Control-Allow-Private-Network', 'true');
       }
-      res.writeHead(204).end();
+      // A preflight has no body; one that brings one anyway is not read.
+      res.writeHead(204, bodyLeftUnread(req) ? { connection: 'close' } : {}).end();
       return;
     }
 
     if (operation === 'health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (operation === 'login') return handleLogin(req, res, url);
     if (operation !== 'encode' && operation !== 'decode') {
-      req.resume();
-      return sendJson(res, 404, {
-        error: 'NotFound',
-        reason: 'the codec server serves POST /encode and /decode',
-      });
+      throw new HttpError(404, 'NotFound', 'the codec server serves POST /encode and /decode');
     }
     if (req.method !== 'POST') {
-      req.resume();
       throw new HttpError(405, 'MethodNotAllowed', `/${operation} takes POST`, {
         headers: { allow: 'POST, OPTIONS' },
       });
     }
 
-    const namespace = headerValue(req.headers['x-namespace']) ?? '(none)';
+    const namespaceHeader = headerValue(req.headers['x-namespace']);
+    const namespace = namespaceHeader === undefined ? '(none)' : quoteUntrusted(namespaceHeader);
     const refusal = authenticate(req, originAllowed);
     if (refusal) {
-      req.resume();
-      log(`codec server: refused /${operation} (namespace ${namespace}): ${refusal}`);
+      // Refused before its body is read: the connection closes rather than reading it.
+      log(
+        `codec server: refused /${operation} (namespace ${namespace}) from ${req.socket.remoteAddress}: ${refusal}`,
+      );
       throw new HttpError(401, 'Unauthorized', refusal, {
         headers: { 'www-authenticate': 'Bearer realm="temporal-codec"' },
       });
@@ -149,11 +167,10 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
 
     try {
       // Requiring JSON also forces a CORS preflight on any cross-origin browser call.
-      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-        req.resume();
+      if (!declaresJson(req.headers['content-type'])) {
         throw new HttpError(415, 'UnsupportedMediaType', 'send Content-Type: application/json');
       }
-      const payloads = parsePayloads((await readBody(req, maxBodyBytes)).toString('utf8'));
+      const payloads = parsePayloads(parseJsonBody(await readBody(req, maxBodyBytes)));
       const converted = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
       sendJson(res, 200, { payloads: converted.map(toJsonPayload) });
     } catch (err) {
@@ -202,22 +219,22 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     } else if (req.method === 'GET') {
       submitted = url.searchParams.get('token') ?? undefined;
     } else {
-      req.resume();
-      res.setHeader('Allow', 'GET, POST');
-      return sendHtml(res, 405, 'Use GET or POST.');
+      throw new HttpError(405, 'MethodNotAllowed', '/login takes GET or POST', {
+        headers: { allow: 'GET, POST' },
+      });
     }
     if (submitted === undefined) {
       const signedIn = tokenMatches(cookieValue(req.headers.cookie, CREDENTIAL_COOKIE));
       return sendHtml(res, 200, signedIn ? SIGNED_IN_TEXT : LOGIN_FORM);
     }
     if (!tokenMatches(submitted.trim())) {
-      log('codec server: refused a sign-in with a wrong token');
+      log(`codec server: refused a sign-in with a wrong token from ${req.socket.remoteAddress}`);
       return sendHtml(res, 401, `That token is not valid.${LOGIN_FORM}`);
     }
     res.setHeader(
       'Set-Cookie',
       `${CREDENTIAL_COOKIE}=${encodeURIComponent(submitted.trim())}; Path=/; HttpOnly; SameSite=Strict; ` +
-        `Max-Age=${CREDENTIAL_COOKIE_MAX_AGE_SECONDS}`,
+        `Max-Age=${CREDENTIAL_COOKIE_MAX_AGE_SECONDS}${opts.secureCookie || servedOverHttps(req) ? '; Secure' : ''}`,
     );
     if (req.method === 'GET') {
       // Drop the token from the address bar once it is stored.
@@ -253,13 +270,7 @@ export function fromJsonPayload(payload: JsonPayload): Payload {
   };
 }
 
-function parsePayloads(body: string): Payload[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (err) {
-    throw new HttpError(400, 'BadRequest', `the body is not JSON: ${(err as Error).message}`);
-  }
+function parsePayloads(parsed: unknown): Payload[] {
   const payloads = isRecord(parsed) ? parsed['payloads'] : undefined;
   if (!Array.isArray(payloads)) {
     throw new HttpError(
@@ -282,11 +293,30 @@ function checkJsonPayload(item: unknown, index: number): JsonPayload {
     if (!isRecord(metadata)) throw new HttpError(400, 'BadRequest', `${where}.metadata is not an object`);
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string' || !BASE64.test(value)) {
-        throw new HttpError(400, 'BadRequest', `${where}.metadata["${key}"] is not a base64 string`);
+        throw new HttpError(
+          400,
+          'BadRequest',
+          `${where}.metadata[${quoteUntrusted(key)}] is not a base64 string`,
+        );
       }
     }
   }
   return item;
+}
+
+/**
+ * Whether the browser reached this server over HTTPS: directly over TLS, or through a proxy that
+ * says so. Trusting a proxy header here is safe in the one direction it is used: it can only add
+ * Secure, and a forged "https" only keeps the forger's own cookie off plain HTTP.
+ */
+function servedOverHttps(req: IncomingMessage): boolean {
+  if ((req.socket as Partial<TLSSocket>).encrypted === true) return true;
+  const forwardedProto = req.headers['x-forwarded-proto'];
+  const protos = (Array.isArray(forwardedProto) ? forwardedProto.join(',') : (forwardedProto ?? '')).split(
+    ',',
+  );
+  if (protos.some((p) => p.trim().toLowerCase() === 'https')) return true;
+  return /(^|[;,\s])proto="?https"?\s*(;|,|$)/i.test(req.headers.forwarded ?? '');
 }
 
 function digest(value: string): Buffer {
