@@ -106,7 +106,9 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         `codec server: ${req.method} ${pathOf(req)}: unexpected ${(err as Error).name}: ${quoteUntrusted((err as Error).message, 200)}`,
       ),
     clientGone: (req) =>
-      log(`codec server: ${req.method} ${pathOf(req)}: the client closed the connection mid-request`),
+      log(
+        `codec server: ${req.method} ${pathOf(req)}: connection closed before the request was complete: the client hung up or was too slow`,
+      ),
     connectionsRefused: (count) =>
       log(
         `codec server: refused ${count} connection(s): the cap of ${server.maxConnections} open connections is reached`,

@@ -9,11 +9,17 @@ import { HttpError } from './http-error';
 import { internalError, sendProblem } from './problem-response';
 
 export interface HttpServerLimits {
-  /** From connecting (or the end of the previous request) to the last header byte. */
+  /**
+   * From connecting (or the first byte of a later request) to the last header byte; a slower
+   * client is answered 408 and closed, no later than this.
+   */
   headersTimeoutMs: number;
-  /** From connecting to the last body byte; must be at least headersTimeoutMs. */
+  /** Likewise to the last body byte; at least headersTimeoutMs. */
   requestTimeoutMs: number;
-  /** How long an idle kept-alive connection stays open. */
+  /**
+   * How long an idle kept-alive connection stays open, as told to the client (Keep-Alive:
+   * timeout=N); Node closes it one second later, so a request already on its way is not cut.
+   */
   keepAliveTimeoutMs: number;
   /** Open connections at most; 0 for no cap. */
   maxConnections: number;
@@ -37,9 +43,12 @@ export const REFUSALS_REPORT_INTERVAL_MS = 10_000;
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** Node checks the header and request deadlines on a timer: often enough that they hold closely. */
+/**
+ * Node checks the header and request deadlines on a timer, so a deadline is enforced up to one
+ * interval late; it is handed to Node that much earlier, and then holds as configured.
+ */
 function checkingInterval(limits: HttpServerLimits): number {
-  return Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 8)));
+  return Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 8)));
 }
 
 export function createHttpServer(
@@ -47,11 +56,17 @@ export function createHttpServer(
   handle: RequestHandler,
   events: HttpServerEvents,
 ): Server {
+  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    throw new RangeError(
+      `requestTimeoutMs (${limits.requestTimeoutMs}) must be at least headersTimeoutMs (${limits.headersTimeoutMs})`,
+    );
+  }
+  const interval = checkingInterval(limits);
   const server = createServer(
     {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: checkingInterval(limits),
+      headersTimeout: Math.max(1, limits.headersTimeoutMs - interval),
+      requestTimeout: Math.max(1, limits.requestTimeoutMs - interval),
+      connectionsCheckingInterval: interval,
       maxHeaderSize: limits.maxHeaderBytes,
     },
     (req, res) => {

@@ -20,7 +20,7 @@ function escapeChar(c: string): string {
 
 /**
  * `"text"` for a string, the JSON text for anything else, with everything outside printable
- * ASCII escaped and, past `max` characters, `…` and the full length appended.
+ * ASCII escaped and, past `max` characters, `...` and the full length appended.
  */
 export function quoteUntrusted(value: unknown, max = UNTRUSTED_SHOWN_CHARS): string {
   const isString = typeof value === 'string';
@@ -30,6 +30,6 @@ export function quoteUntrusted(value: unknown, max = UNTRUSTED_SHOWN_CHARS): str
   if (shown.length < text.length && /[\ud800-\udbff]$/.test(shown)) shown = shown.slice(0, -1);
   // JSON text has its quotes and backslashes escaped already.
   const escaped = shown.replace(isString ? /["\\]|[^\x20-\x7e]/g : /[^\x20-\x7e]/g, escapeChar);
-  const cut = shown.length < text.length ? `… (${text.length} characters)` : '';
+  const cut = shown.length < text.length ? `... (${text.length} characters)` : '';
   return isString ? `"${escaped}"${cut}` : `${escaped}${cut}`;
 }

@@ -323,7 +323,7 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
     unexpected: (err) => log.error('unexpected error', { error: quoteUntrusted(firstLine(err), 200) }),
     clientGone: (req) => {
       stats.clientsGone++;
-      log.info('client closed the connection mid-request', {
+      log.info('connection closed before the request was complete: the client hung up or was too slow', {
         method: req.method,
         path: quoteUntrusted((req.url ?? '').split('?')[0]),
       });

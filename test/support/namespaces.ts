@@ -15,6 +15,7 @@ export const TEST_NAMESPACES = [
   'worker-cli',
   'secrets-proof',
   'ui',
+  'trigger-hostile',
   'spare-1',
   'spare-2',
 ] as const;
