@@ -6,8 +6,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphClient } from '../src/graph/graph-client';
-import { SANDBOX_ACCESS_TOKEN } from '../src/graph/graph-config';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import type { HttpServerLimits } from '../src/http/http-server';
 import { freePort } from '../src/local-stack/processes';
@@ -22,6 +20,8 @@ import { webhookSignature } from '../src/trigger/webhook-signature';
 import { workflowIdFor } from '../src/workflows/messages';
 import { runsOf, startFixtureWorker, type FixtureWorker } from './fixtures/fixture-worker';
 import { fixtureInputQuery } from './fixtures/starter-workflows';
+import { sandboxGraphClient } from './support/sandbox-graph-client';
+import { onboardingExists } from './support/workflow-polling';
 import { checkHostileRequest, type HostileRequest } from './support/hostile-requests';
 import { httpRequest, rawRequest } from './support/raw-http';
 import { transportLimitTests } from './support/transport-limit-tests';
@@ -62,13 +62,7 @@ function id(kind: string): string {
 function startTrigger(limits?: Partial<HttpServerLimits>, log: TriggerLogger = recordingLogger(logged)) {
   return createTriggerServer({
     client: fx.client,
-    graph: createGraphClient({
-      baseUrl: sandbox.url,
-      apiVersion: 'v25.0',
-      accessToken: SANDBOX_ACCESS_TOKEN,
-      headersTimeoutMs: 5_000,
-      bodyTimeoutMs: 5_000,
-    }),
+    graph: sandboxGraphClient(sandbox),
     secrets,
     maxBodyBytes: MAX_BODY_BYTES,
     log,
@@ -105,14 +99,7 @@ function partnerAdded(changes: Array<{ wabaId: unknown; owner?: unknown }>): str
   });
 }
 
-async function exists(phoneNumberId: string): Promise<boolean> {
-  try {
-    await fx.client.workflow.getHandle(workflowIdFor(phoneNumberId)).describe();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (phoneNumberId: string) => onboardingExists(fx.client, phoneNumberId);
 
 async function workflowIdsInNamespace(): Promise<Set<string>> {
   const ids = new Set<string>();

@@ -5,14 +5,14 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphClient } from '../src/graph/graph-client';
-import { SANDBOX_ACCESS_TOKEN } from '../src/graph/graph-config';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { createTriggerServer, type TriggerServer } from '../src/trigger/trigger-server';
 import { webhookSignature } from '../src/trigger/webhook-signature';
 import { workflowIdFor } from '../src/workflows/messages';
 import { runsOf, startFixtureWorker, type FixtureWorker } from './fixtures/fixture-worker';
 import { fixtureInputQuery } from './fixtures/starter-workflows';
+import { sandboxGraphClient } from './support/sandbox-graph-client';
+import { onboardingExists } from './support/workflow-polling';
 
 const secrets = {
   sharedSecret: `shared-${randomBytes(16).toString('hex')}`,
@@ -79,27 +79,14 @@ function postWebhook(body: string, signature: string | null = webhookSignature(b
   return call('POST', '/webhooks/whatsapp', { body, headers });
 }
 
-async function exists(phoneNumberId: string): Promise<boolean> {
-  try {
-    await fx.client.workflow.getHandle(workflowIdFor(phoneNumberId)).describe();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (phoneNumberId: string) => onboardingExists(fx.client, phoneNumberId);
 
 beforeAll(async () => {
   fx = await startFixtureWorker({ namespace: 'trigger' });
   sandbox = await startGraphSandbox({});
   trigger = createTriggerServer({
     client: fx.client,
-    graph: createGraphClient({
-      baseUrl: sandbox.url,
-      apiVersion: 'v25.0',
-      accessToken: SANDBOX_ACCESS_TOKEN,
-      headersTimeoutMs: 5_000,
-      bodyTimeoutMs: 5_000,
-    }),
+    graph: sandboxGraphClient(sandbox),
     secrets,
     onboardingOptions: { manualResetDeadline: '7d' },
     log: {
@@ -279,13 +266,7 @@ describe('Meta webhooks', () => {
     sandbox.addWaba(wabaId, [{ id: phoneNumberId }]);
     const broken = createTriggerServer({
       client: new Client({ connection: fx.client.connection, namespace: 'no-such-namespace' }),
-      graph: createGraphClient({
-        baseUrl: sandbox.url,
-        apiVersion: 'v25.0',
-        accessToken: SANDBOX_ACCESS_TOKEN,
-        headersTimeoutMs: 5_000,
-        bodyTimeoutMs: 5_000,
-      }),
+      graph: sandboxGraphClient(sandbox),
       secrets,
     });
     const brokenBase = `http://127.0.0.1:${await broken.listen(0)}`;

@@ -45,6 +45,19 @@ function parseAnswer(bytes: Buffer): Pick<RawAnswer, 'status' | 'headers' | 'bod
   return { status, headers, body: body.toString('utf8'), complete: body.length >= length };
 }
 
+function answerOf(received: Buffer, closed: boolean, started: number, bytesSent: number): RawAnswer {
+  const { status, headers, body } = parseAnswer(received);
+  return {
+    status,
+    headers,
+    body,
+    text: received.toString('utf8'),
+    closed,
+    elapsedMs: Date.now() - started,
+    bytesSent,
+  };
+}
+
 /** Sends `bytes` (then, optionally, an endless body) and reports what the server did. */
 export function rawRequest(
   port: number,
@@ -62,16 +75,7 @@ export function rawRequest(
       settled = true;
       clearTimeout(giveUp);
       socket.destroy();
-      const { status, headers, body } = parseAnswer(received);
-      resolveAnswer({
-        status,
-        headers,
-        body,
-        text: received.toString('utf8'),
-        closed,
-        elapsedMs: Date.now() - started,
-        bytesSent,
-      });
+      resolveAnswer(answerOf(received, closed, started, bytesSent));
     };
     const giveUp = setTimeout(() => finish(false), opts.waitMs ?? 5_000);
     socket.on('data', (chunk: Buffer) => {
@@ -125,16 +129,7 @@ export function tricklingRequest(port: number, opts: TrickleOptions): Promise<Ra
       clearInterval(timer);
       clearTimeout(giveUp);
       socket.destroy();
-      const { status, headers, body } = parseAnswer(received);
-      resolveAnswer({
-        status,
-        headers,
-        body,
-        text: received.toString('utf8'),
-        closed,
-        elapsedMs: Date.now() - started,
-        bytesSent: sent,
-      });
+      resolveAnswer(answerOf(received, closed, started, sent));
     };
     const giveUp = setTimeout(() => finish(false), opts.waitMs);
     const next = () => {

@@ -26,3 +26,13 @@ export async function waitForStage(
     `${phoneNumberId} did not reach ${stage} in ${timeoutMs} ms (last: ${JSON.stringify(last)})`,
   );
 }
+
+/** Whether the number has a workflow at all (running or closed). */
+export async function onboardingExists(client: Client, phoneNumberId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowIdFor(phoneNumberId)).describe();
+    return true;
+  } catch {
+    return false;
+  }
+}
