@@ -73,6 +73,24 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
   });
   const controlApi = createControlApi(state, faults, reset);
 
+  /** Graph callers get Graph's error shape even for the sandbox's own refusals. */
+  function answerGraphFailure(res: ServerResponse, err: unknown): Outcome {
+    // A caller gone mid-request was answered nothing: logged as 0, like a reset connection.
+    if (err instanceof ClientGoneError) return { status: 0 };
+    const problem = err instanceof HttpError ? err : undefined;
+    if (problem === undefined) log(`sandbox internal error: ${(err as Error).message}`);
+    const status = problem?.status ?? 500;
+    return sendMetaError(
+      res,
+      status === 413 ? 100 : 1,
+      {
+        message: status === 413 ? '(#100) Request body too large' : 'An unknown error occurred',
+        httpStatus: status,
+      },
+      problem?.closeConnection ? { connection: 'close' } : {},
+    );
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -92,21 +110,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     try {
       outcome = await graphRoutes(req, res, url, segments, entry);
     } catch (err) {
-      // Graph callers get Graph's error shape even for the sandbox's own refusals.
-      const problem = err instanceof HttpError ? err : undefined;
-      if (problem === undefined && !(err instanceof ClientGoneError)) {
-        log(`sandbox internal error: ${(err as Error).message}`);
-      }
-      const status = problem?.status ?? 500;
-      outcome = sendMetaError(
-        res,
-        status === 413 ? 100 : 1,
-        {
-          message: status === 413 ? '(#100) Request body too large' : 'An unknown error occurred',
-          httpStatus: status,
-        },
-        problem?.closeConnection ? { connection: 'close' } : {},
-      );
+      outcome = answerGraphFailure(res, err);
     }
     entry.status = outcome.status;
     entry.graphCode = outcome.graphCode;
