@@ -19,6 +19,7 @@
 // escaped and cut short (quoteUntrusted). docs/security.md lists the limits.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
+import { firstLine } from '../cli/first-line';
 import type { GraphClient, PhoneNumberSummary } from '../graph/graph-client';
 import { canonicalPath } from '../http/canonical-path';
 import { HttpError } from '../http/http-error';
@@ -115,11 +116,6 @@ const PROBLEMS_LOGGED = 10;
 
 const silentLogger: TriggerLogger = { info() {}, warn() {}, error() {} };
 const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant']);
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
