@@ -11,6 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# tsc, then the workflows prebuilt into dist/workflow-bundle.js: the worker loads that bundle
+# instead of running webpack at every start.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS production-deps

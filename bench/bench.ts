@@ -22,9 +22,9 @@ import {
   startTemporalDevServer,
   type ManagedProcess,
 } from '../src/local-stack/processes';
-import { createOnboardingWorkers, WORKFLOWS_PATH } from '../src/onboarding-worker';
+import { createOnboardingWorkers, WORKFLOWS_PATH } from '../src/worker/onboarding-workers';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
-import { installRuntimeLogging } from '../src/runtime-logging';
+import { installRuntimeLogging } from '../src/temporal/runtime-logging';
 import { runStarter } from '../src/batch/run-starter';
 import type { CliIo } from '../src/cli/cli-io';
 import { wholeNumberFlag } from '../src/cli/flag-values';

@@ -12,7 +12,7 @@ import { wholeNumberFlag } from '../src/cli/flag-values';
 import { parseFlags } from '../src/cli/parse-flags';
 import { runMain } from '../src/cli/run-main';
 import { UsageError } from '../src/cli/usage-error';
-import { installRuntimeLogging } from '../src/runtime-logging';
+import { installRuntimeLogging } from '../src/temporal/runtime-logging';
 import { onInterrupt, printTable, sleep, writeJson } from './common';
 import {
   faultSummary,

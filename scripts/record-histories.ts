@@ -22,11 +22,11 @@ import type { Scenario } from '../src/graph-sandbox/scenarios';
 import { startGraphSandbox } from '../src/graph-sandbox/server';
 import { freePort, startOpenBaoDev, startTemporalDevServer } from '../src/local-stack/processes';
 import { LOCAL_KV_MOUNT, LOCAL_PIN_PREFIX } from '../src/local-stack/product-services';
-import { createOnboardingWorkers } from '../src/onboarding-worker';
+import { createOnboardingWorkers } from '../src/worker/onboarding-workers';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { readCodecKeysFile } from '../src/replay/codec-keys-file';
 import { historyToJson } from '../src/replay/history-json';
-import { installRuntimeLogging } from '../src/runtime-logging';
+import { installRuntimeLogging } from '../src/temporal/runtime-logging';
 import { createPinStore } from '../src/vault/pin-store';
 import { createVaultClient } from '../src/vault/vault-client';
 import {

@@ -19,10 +19,10 @@ import {
 } from './local-stack/product-services';
 import { projectRoot } from './local-stack/server-binaries';
 import { defaultStackDataDir, DEFAULT_STACK_PORTS, startLocalStack } from './local-stack/stack';
-import { installRuntimeLogging } from './runtime-logging';
+import { installRuntimeLogging } from './temporal/runtime-logging';
 import { runStarter } from './batch/run-starter';
-import { startWorker } from './worker';
-import { loadWorkerConfig } from './worker-config';
+import { startWorker } from './worker/start-worker';
+import { loadWorkerConfig } from './worker/worker-config';
 import { statusQuery, workflowIdFor, type RegisterNumberStatus } from './workflows/messages';
 import { readFileSync } from 'node:fs';
 import type { ReportEntry } from './batch/report';

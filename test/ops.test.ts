@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../src/graph-sandbox/scenarios';
 import { freePort } from '../src/local-stack/processes';
-import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { runOps } from '../src/ops/ops-cli';
 import type { OnboardingListEntry } from '../src/ops/parked-numbers';
@@ -17,8 +16,6 @@ import { PROJECT_ROOT, runToExit } from './support/process-runner';
 import { waitForStage } from './support/workflow-polling';
 
 let h: OnboardingHarness;
-let workers: OnboardingWorkers;
-let running: Promise<void>;
 
 // expiredToken / invalidParameter fail for good: parked. `busy` is throttled for an hour by Meta,
 // so it stays in SettingPin, working, not waiting.
@@ -46,8 +43,7 @@ async function ops(...argv: string[]): Promise<Captured> {
 
 beforeAll(async () => {
   h = await startOnboardingHarness({ namespace: 'ops' });
-  workers = await h.createWorkers();
-  running = workers.run();
+  await h.startWorkers();
   h.sandbox.setScenario(expired, { kind: 'expiredToken' });
   h.sandbox.setScenario(invalid, { kind: 'invalidParameter', code: 100 });
   h.sandbox.setScenario(fixable, { kind: 'expiredToken' });
@@ -64,8 +60,6 @@ afterAll(async () => {
     .getHandle(workflowIdFor(busy))
     .terminate('ops test over')
     .catch(() => undefined);
-  workers?.shutdown();
-  await running;
   await h?.close();
 });
 

@@ -1,6 +1,5 @@
 // Permanent failures park the workflow for a human; manualReset and retry finish it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import {
   manualResetSignal,
@@ -15,18 +14,13 @@ import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from '
 import { waitForStage } from './support/workflow-polling';
 
 let h: OnboardingHarness;
-let workers: OnboardingWorkers;
-let running: Promise<void>;
 
 beforeAll(async () => {
   h = await startOnboardingHarness({ namespace: 'wf-failures' });
-  workers = await h.createWorkers();
-  running = workers.run();
+  await h.startWorkers();
 });
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
   await h?.close();
 });
 

@@ -1,6 +1,5 @@
 // The registerNumber workflow end to end on the real dev server, real OpenBao and the sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OnboardingWorkers } from '../src/onboarding-worker';
 import {
   onboardingStatusKey,
   ONBOARDING_TASK_QUEUE,
@@ -12,18 +11,13 @@ import {
 import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
 
 let h: OnboardingHarness;
-let workers: OnboardingWorkers;
-let running: Promise<void>;
 
 beforeAll(async () => {
   h = await startOnboardingHarness({ namespace: 'wf-happy' });
-  workers = await h.createWorkers();
-  running = workers.run();
+  await h.startWorkers();
 });
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
   await h?.close();
 });
 

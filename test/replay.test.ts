@@ -12,7 +12,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
 import { createKeyring, parseKeyring } from '../src/crypto/keyring';
-import { createOnboardingWorkers, type OnboardingWorkers } from '../src/onboarding-worker';
+import { createOnboardingWorkers, type OnboardingWorkers } from '../src/worker/onboarding-workers';
 import { serverBinary } from '../src/local-stack/server-binaries';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { readCodecKeysFile } from '../src/replay/codec-keys-file';

@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OnboardingWorkers } from '../src/onboarding-worker';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import type { Scenario } from '../src/graph-sandbox/scenarios';
 import {
@@ -25,18 +24,13 @@ const NAMESPACE = 'resets';
 const { EVENT_TYPE_WORKFLOW_TASK_COMPLETED } = temporal.api.enums.v1.EventType;
 
 let h: OnboardingHarness;
-let workers: OnboardingWorkers;
-let running: Promise<void>;
 
 beforeAll(async () => {
   h = await startOnboardingHarness({ namespace: NAMESPACE });
-  workers = await h.createWorkers();
-  running = workers.run();
+  await h.startWorkers();
 });
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
   await h?.close();
 });
 

@@ -10,7 +10,13 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities, type ActivityDeps, type PinVault, type TwoStepPinApi } from '../src/activities';
+import {
+  activitiesByTaskQueue,
+  createActivities,
+  type ActivityDeps,
+  type GraphApi,
+  type PinVault,
+} from '../src/activities';
 import { createGraphClient } from '../src/graph/graph-client';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { startOpenBaoPersistent, type PersistentOpenBaoServer } from '../src/local-stack/openbao-persistent';
@@ -36,7 +42,7 @@ let sandbox: GraphSandbox;
 let bao: PersistentOpenBaoServer;
 let baoDir: string;
 let vault: PinVault;
-let graph: TwoStepPinApi;
+let graph: GraphApi;
 const attempts = new Map<string, Attempt[]>();
 
 /**
@@ -93,20 +99,19 @@ afterAll(async () => {
 });
 
 async function runOne(phoneNumberId: string, deps: ActivityDeps): Promise<RegisterNumberResult> {
-  const activities = createActivities(deps);
-  const { setTwoStepPin, ...rest } = activities;
+  const byQueue = activitiesByTaskQueue(createActivities(deps));
   const bundle = await workflowBundle();
   const [onboarding, graphWorker] = await Promise.all([
     Worker.create({
       connection: env.nativeConnection,
       taskQueue: ONBOARDING_TASK_QUEUE,
       workflowBundle: bundle,
-      activities: rest,
+      activities: byQueue[ONBOARDING_TASK_QUEUE],
     }),
     Worker.create({
       connection: env.nativeConnection,
       taskQueue: GRAPH_TASK_QUEUE,
-      activities: { setTwoStepPin },
+      activities: byQueue[GRAPH_TASK_QUEUE],
     }),
   ]);
   return graphWorker.runUntil(
@@ -204,7 +209,7 @@ describe('retry schedules on the time-skipping server', { timeout: 120_000 }, ()
       taskQueue: ONBOARDING_TASK_QUEUE,
       workflowBundle: await workflowBundle(),
       activities: {
-        ...activities,
+        ...activitiesByTaskQueue(activities)[ONBOARDING_TASK_QUEUE],
         generatePin: async (input: Parameters<typeof activities.generatePin>[0]) => {
           await recorded('generate');
           return activities.generatePin(input);

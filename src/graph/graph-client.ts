@@ -105,6 +105,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       const bodyText = await res.body.text();
       return { status: res.statusCode, headers: res.headers, bodyText };
     } catch (err) {
+      // Cancelled by its caller (Temporal cancels an activity at shutdown or on request): that is
+      // no Graph failure, so it leaves unclassified, as the signal's own reason.
+      if (signal?.aborted) throw signal.reason ?? err;
       throw classifyTransportError(err, secrets);
     }
   }

@@ -3,6 +3,7 @@
 // `code` (never on message text, which Meta rewords), then on the HTTP status when the body is not
 // Graph's JSON error shape (a proxy's HTML page, an empty body).
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import type { FailureType } from '../workflows/failure-types';
 
 export const GRAPH_FAILURE_TYPES = {
   GraphAuthError: 'GraphAuthError',
@@ -19,7 +20,7 @@ export const GRAPH_FAILURE_TYPES = {
   GraphTimeout: 'GraphTimeout',
   GraphConnectionError: 'GraphConnectionError',
   GraphUnexpectedResponse: 'GraphUnexpectedResponse',
-} as const;
+} as const satisfies { readonly [K in FailureType]?: K };
 
 export type GraphFailureType = (typeof GRAPH_FAILURE_TYPES)[keyof typeof GRAPH_FAILURE_TYPES];
 

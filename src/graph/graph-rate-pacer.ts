@@ -24,3 +24,20 @@ export function createRatePacer(ratePerSecond: number, clock: PacerClock = realC
     },
   };
 }
+
+/**
+ * The same client with every call paced: the wait comes right before each request goes out, so a
+ * Graph call added to the client later is paced without anyone remembering to.
+ */
+export function pacedCalls<T extends object>(api: T, pacer: { wait(): Promise<void> }): T {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]): Promise<unknown> => {
+        await pacer.wait();
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}

@@ -9,7 +9,7 @@ import { startGraphSandbox } from '../graph-sandbox/server';
 import { scenariosFromEnv, type ScenarioMap } from '../graph-sandbox/scenarios';
 import type { Env } from '../config/env-reader';
 import { applyWorkerAccess } from '../vault/apply-worker-access';
-import { WORKER_APPROLE_FILE_NAME } from '../worker-config';
+import { WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
 import { join } from 'node:path';
 import { codecSignIn, codecSignInLines } from './codec-sign-in';
 import { assertPortFree } from './processes';

@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import type { Keyring } from '../crypto/keyring';
 import { METADATA_ENCRYPTION_KEY_ID } from '../codec/encryption-codec';
-import { WORKFLOWS_PATH } from '../onboarding-worker';
+import { WORKFLOWS_PATH } from '../worker/onboarding-workers';
 import type { HistorySource } from './history-file';
 
 export type ReplayVerdict = 'ok' | 'nondeterminism' | 'error';

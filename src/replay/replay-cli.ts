@@ -13,7 +13,7 @@ import { UsageError } from '../cli/usage-error';
 import { loadCodecKeyring, PAYLOAD_CODEC_KEYS } from '../codec/codec-config';
 import { createDataConverter } from '../codec/data-converter';
 import { isLocalStack } from '../onboarding/onboarding-client';
-import { installRuntimeLogging } from '../runtime-logging';
+import { installRuntimeLogging } from '../temporal/runtime-logging';
 import { connectClient, loadTemporalSettings } from '../temporal/temporal-connection';
 import { readCodecKeysFile } from './codec-keys-file';
 import { readHistoryFile, type HistorySource } from './history-file';

@@ -3,6 +3,7 @@
 // and trying again can help; the messages name the path and what an operator should do, and
 // never carry a token, a secret id or a PIN.
 import { ApplicationFailure } from '@temporalio/common';
+import type { FailureType } from '../workflows/failure-types';
 
 export const VAULT_FAILURE_TYPES = [
   'VaultSealed',
@@ -15,7 +16,7 @@ export const VAULT_FAILURE_TYPES = [
   'VaultMethodNotAllowed',
   'VaultConnectionError',
   'VaultLoginFailed',
-] as const;
+] as const satisfies readonly FailureType[];
 
 export type VaultFailureType = (typeof VAULT_FAILURE_TYPES)[number];
 

@@ -2,6 +2,7 @@
 // trigger, the operator CLI and the tests all import their names and types from here.
 import { defineSearchAttributeKey, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FailureType } from './failure-types';
 
 export const WORKFLOW_TYPE = 'registerNumber';
 export const ONBOARDING_TASK_QUEUE = 'whatsapp-onboarding';
@@ -68,8 +69,8 @@ export interface VaultLocation {
 
 export interface StepFailure {
   step: 'generatePin' | 'storePinInVault' | 'setTwoStepPin' | 'markPinActive';
-  /** Stable failure type, e.g. GraphAuthError, GraphThrottled, VaultSealed. */
-  type: string;
+  /** Stable failure type, e.g. GraphAuthError, GraphThrottled, VaultSealed (src/workflows/failure-types.ts). */
+  type: FailureType;
   message: string;
   graphCode?: number;
   graphSubcode?: number;

@@ -11,8 +11,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { msToNumber, type Duration } from '@temporalio/common/lib/time';
-import type { OnboardingActivities } from '../activities';
+import type { Duration } from '@temporalio/common';
+import type { ActivitiesOn, OnboardingActivities } from '../activities';
+import { durationToMs } from './duration';
+import { isFailureType } from './failure-types';
 import { activityProfiles } from './retry-profiles';
 import {
   manualResetProblem,
@@ -34,11 +36,26 @@ import {
   type SealedPin,
   type StepFailure,
   type VaultLocation,
+  type GRAPH_TASK_QUEUE,
+  type ONBOARDING_TASK_QUEUE,
 } from './messages';
 import { awaitingManualResetDetails, changePinProcedure, progressDetails } from './operator-guide';
 
 type OperatorRequest =
   { kind: 'manualReset'; input: ManualResetInput } | { kind: 'retry'; input: RetryInput };
+
+/** The steps of one attempt, each tied to the stage it shows while it runs. */
+const STEP_STAGES = {
+  generatePin: 'GeneratingPin',
+  storePinInVault: 'StoringPin',
+  setTwoStepPin: 'SettingPin',
+} as const satisfies Partial<Record<StepFailure['step'], OnboardingStage>>;
+
+type StepName = keyof typeof STEP_STAGES;
+type StepActivities = Pick<OnboardingActivities, StepName>;
+type StepInput<K extends StepName> = Parameters<StepActivities[K]>[0];
+type StepResult<K extends StepName> = Awaited<ReturnType<StepActivities[K]>>;
+type StepFunctions = { [K in StepName]: (input: StepInput<K>) => Promise<StepResult<K>> };
 
 /**
  * One number, start to finish: generate a PIN, store it in the vault, then set exactly that
@@ -49,9 +66,13 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   const { phoneNumberId } = input;
   const { workflowId } = workflowInfo();
   const profiles = activityProfiles(input.retrySchedules);
-  const { generatePin } = proxyActivities<OnboardingActivities>(profiles.generatePin);
-  const { storePinInVault, markPinActive } = proxyActivities<OnboardingActivities>(profiles.vault);
-  const { setTwoStepPin } = proxyActivities<OnboardingActivities>(profiles.graph);
+  // Each proxy offers only the activities its queue serves (src/activities/activity-registry.ts):
+  // a Graph activity called through an onboarding-queue profile does not compile.
+  type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
+  const { generatePin } = proxyActivities<OnboardingQueue>(profiles.generatePin);
+  const { storePinInVault, markPinActive } = proxyActivities<OnboardingQueue>(profiles.vault);
+  const { setTwoStepPin } = proxyActivities<ActivitiesOn<typeof GRAPH_TASK_QUEUE>>(profiles.graph);
+  const steps: StepFunctions = { generatePin, storePinInVault, setTwoStepPin };
 
   const status: RegisterNumberStatus = {
     stage: 'GeneratingPin',
@@ -143,21 +164,20 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // Fixed once, so a retried vault write is recognisably the same write.
   const createdAt = new Date().toISOString();
 
+  let step: StepName = 'generatePin';
+  // A step's name picks both its activity and its stage, so the two cannot drift apart.
+  const runStep = async <K extends StepName>(name: K, stepInput: StepInput<K>): Promise<StepResult<K>> => {
+    step = name;
+    enter(STEP_STAGES[name]);
+    const activity: StepFunctions[K] = steps[name];
+    return activity(stepInput);
+  };
+
   for (;;) {
-    let step: StepFailure['step'] = 'generatePin';
     try {
-      if (!sealedPin) {
-        enter('GeneratingPin');
-        sealedPin = await generatePin({ phoneNumberId });
-      }
-      if (!status.vault) {
-        step = 'storePinInVault';
-        enter('StoringPin');
-        status.vault = await storePinInVault({ phoneNumberId, workflowId, sealedPin, createdAt });
-      }
-      step = 'setTwoStepPin';
-      enter('SettingPin');
-      await setTwoStepPin({ phoneNumberId, version: status.vault.version });
+      sealedPin ??= await runStep('generatePin', { phoneNumberId });
+      status.vault ??= await runStep('storePinInVault', { phoneNumberId, workflowId, sealedPin, createdAt });
+      await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version });
       status.lastError = undefined;
       return await finish('Completed');
     } catch (err) {
@@ -194,7 +214,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     const startedWaiting = Date.now();
     status.stage = 'AwaitingManualReset';
     status.procedure = changePinProcedure(status.vault);
-    status.deadline = new Date(startedWaiting + msToNumber(timeout)).toISOString();
+    status.deadline = new Date(startedWaiting + durationToMs(timeout)).toISOString();
     upsertSearchAttributes([{ key: onboardingStatusKey, value: 'AwaitingManualReset' }]);
     setCurrentDetails(awaitingManualResetDetails(status));
     log.warn('waiting for an operator', { phoneNumberId, failure: status.lastError?.type });
@@ -221,15 +241,21 @@ interface ActivityFailureDetails {
   fbtraceId?: string;
 }
 
+/**
+ * What the operator reads about a failed step. Every type is one of the vocabulary's: a failure
+ * that arrives under any other name (a worker's NotFoundError for an activity it does not serve,
+ * a cancellation) is reported as UnexpectedError, its own name kept in the message.
+ */
 function describeStepFailure(step: StepFailure['step'], err: unknown): StepFailure {
   const at = new Date().toISOString();
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const d = (cause.details?.[0] ?? {}) as ActivityFailureDetails;
+    const known = isFailureType(cause.type);
     return {
       step,
-      type: cause.type ?? 'ApplicationFailure',
-      message: cause.message,
+      type: known ? cause.type : 'UnexpectedError',
+      message: known ? cause.message : `${cause.type ?? 'ApplicationFailure'}: ${cause.message}`,
       graphCode: d.graphCode,
       graphSubcode: d.graphSubcode,
       fbtraceId: d.fbtraceId,
@@ -246,5 +272,5 @@ function describeStepFailure(step: StepFailure['step'], err: unknown): StepFailu
       at,
     };
   }
-  return { step, type: 'UnexpectedFailure', message: err instanceof Error ? err.message : String(err), at };
+  return { step, type: 'UnexpectedError', message: err instanceof Error ? err.message : String(err), at };
 }

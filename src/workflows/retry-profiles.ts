@@ -1,14 +1,20 @@
 // One options object per retry profile. Each step waits on its own schedule because each
 // fails for its own reasons; configuration may override any of them (ONBOARDING_RETRY_SCHEDULES).
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import type { FailureType } from './failure-types';
 import { GRAPH_TASK_QUEUE, type RetrySchedule, type RetrySchedules } from './messages';
 
+/** Activity options whose non-retryable list names only types of the failure vocabulary. */
+export interface ProfileOptions extends ActivityOptions {
+  retry: RetryPolicy & { nonRetryableErrorTypes?: FailureType[] };
+}
+
 /** Types that no amount of waiting fixes; the activity already marks them non-retryable. */
-const NEVER_RETRY = ['ConfigError', 'PinSealError'];
+const NEVER_RETRY: FailureType[] = ['ConfigError', 'PinSealError'];
 
 // generatePin is local CPU work: if it fails a few times within seconds, something is broken
 // on the worker (a bad sealing key) and a human is quicker than more retries.
-export const generatePinOptions: ActivityOptions = {
+export const generatePinOptions: ProfileOptions = {
   startToCloseTimeout: '10s',
   scheduleToCloseTimeout: '1m',
   retry: {
@@ -22,7 +28,7 @@ export const generatePinOptions: ActivityOptions = {
 
 // The vault is ours: a seal, a failover or a rolling restart is fixed by people within
 // minutes, so retry from seconds up to five-minute gaps for half an hour before asking one.
-export const vaultOptions: ActivityOptions = {
+export const vaultOptions: ProfileOptions = {
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '30m',
   retry: {
@@ -36,7 +42,7 @@ export const vaultOptions: ActivityOptions = {
 // Meta throttles per app and per WABA for minutes to an hour, and says how long through
 // nextRetryDelay when it can; otherwise back off up to 30 minutes, for up to a day. The
 // start-to-close timeout sits above the HTTP client's own timeouts so undici times out first.
-export const graphOptions: ActivityOptions = {
+export const graphOptions: ProfileOptions & { taskQueue: typeof GRAPH_TASK_QUEUE } = {
   taskQueue: GRAPH_TASK_QUEUE,
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '1d',
@@ -48,7 +54,7 @@ export const graphOptions: ActivityOptions = {
   },
 };
 
-export function withSchedule(profile: ActivityOptions, schedule: RetrySchedule | undefined): ActivityOptions {
+export function withSchedule<P extends ProfileOptions>(profile: P, schedule: RetrySchedule | undefined): P {
   if (!schedule) return profile;
   return {
     ...profile,

@@ -2,10 +2,11 @@
 // OpenBao, the workers in the test file's own namespace, and a client with the codec.
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { inject } from 'vitest';
 import type { ActivityDeps } from '../../src/activities';
-import { createDataConverter, FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { createDataConverter } from '../../src/codec/data-converter';
 import { createKeyring, type Keyring } from '../../src/crypto/keyring';
 import { createGraphClient } from '../../src/graph/graph-client';
 import {
@@ -13,7 +14,8 @@ import {
   type GraphSandbox,
   type GraphSandboxOptions,
 } from '../../src/graph-sandbox/server';
-import { createOnboardingWorkers, WORKFLOWS_PATH, type OnboardingWorkers } from '../../src/onboarding-worker';
+import { createOnboardingWorkers, type OnboardingWorkers } from '../../src/worker/onboarding-workers';
+import { bundleWorkflows } from '../../src/worker/workflow-bundle';
 import { createPinStore, type PinStore } from '../../src/vault/pin-store';
 import { createVaultClient, type VaultClient } from '../../src/vault/vault-client';
 import type { TestNamespace } from './namespaces';
@@ -23,11 +25,7 @@ export const TEST_GRAPH_TOKEN = `graph-test-token-${randomBytes(8).toString('hex
 let bundle: Promise<WorkflowBundle> | undefined;
 /** One workflow bundle per test file (bundling takes seconds; workers reuse it). */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
+  bundle ??= bundleWorkflows({ log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} });
   return bundle;
 }
 
@@ -42,14 +40,20 @@ export interface OnboardingHarness {
   deps: ActivityDeps;
   codecKeyring: Keyring;
   vaultPrefix: string;
-  /** Builds fresh workers (a test may run several, one after another). */
-  createWorkers(overrides?: {
-    graphMaxRequestsPerSecond?: number;
-    deps?: Partial<ActivityDeps>;
-  }): Promise<OnboardingWorkers>;
+  /**
+   * Builds workers and runs them (a test may start several, one after another). The harness owns
+   * them: close() shuts down every one still running and waits until each has stopped.
+   */
+  startWorkers(overrides?: WorkerOverrides): Promise<OnboardingWorkers>;
   client: Client;
   nativeConnection: NativeConnection;
   close(): Promise<void>;
+}
+
+export interface WorkerOverrides {
+  graphMaxRequestsPerSecond?: number;
+  deps?: Partial<ActivityDeps>;
+  dataConverter?: DataConverter;
 }
 
 export async function startOnboardingHarness(opts: {
@@ -84,6 +88,7 @@ export async function startOnboardingHarness(opts: {
     workflowBundle(),
   ]);
   const client = new Client({ connection, namespace: opts.namespace, dataConverter });
+  const started: Array<{ workers: OnboardingWorkers; running: Promise<void> }> = [];
   return {
     sandbox,
     pinStore,
@@ -93,16 +98,21 @@ export async function startOnboardingHarness(opts: {
     vaultPrefix,
     client,
     nativeConnection,
-    createWorkers: (overrides) =>
-      createOnboardingWorkers({
+    async startWorkers(overrides) {
+      const workers = await createOnboardingWorkers({
         connection: nativeConnection,
         namespace: opts.namespace,
         deps: { ...deps, ...overrides?.deps },
         graphMaxRequestsPerSecond: overrides?.graphMaxRequestsPerSecond ?? 1_000,
-        dataConverter,
+        dataConverter: overrides?.dataConverter ?? dataConverter,
         workflowBundle: workflowBundleBuilt,
-      }),
+      });
+      started.push({ workers, running: workers.run() });
+      return workers;
+    },
     async close() {
+      for (const { workers } of started) workers.shutdown();
+      await Promise.allSettled(started.map(({ running }) => running));
       await Promise.allSettled([sandbox.close(), connection.close(), nativeConnection.close()]);
     },
   };

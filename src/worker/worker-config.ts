@@ -2,15 +2,15 @@
 // variable stops the process with one line naming it, never later inside an activity.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Env } from './config/env-reader';
-import type { Keyring } from './crypto/keyring';
-import { loadCodecKeyring } from './codec/codec-config';
-import { loadGraphConfig, type GraphConfig } from './graph/graph-config';
-import { DEFAULT_SANDBOX_PORT } from './graph-sandbox/server';
-import { defaultStackDataDir } from './local-stack/stack';
-import { loadPinSealingKeyring } from './pin/sealing-config';
-import { loadTemporalSettings, type TemporalSettings } from './temporal/temporal-connection';
-import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from './vault/vault-config';
+import type { Env } from '../config/env-reader';
+import type { Keyring } from '../crypto/keyring';
+import { loadCodecKeyring } from '../codec/codec-config';
+import { loadGraphConfig, type GraphConfig } from '../graph/graph-config';
+import { DEFAULT_SANDBOX_PORT } from '../graph-sandbox/server';
+import { defaultStackDataDir } from '../local-stack/stack';
+import { loadPinSealingKeyring } from '../pin/sealing-config';
+import { loadTemporalSettings, type TemporalSettings } from '../temporal/temporal-connection';
+import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from '../vault/vault-config';
 
 /** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
 export const WORKER_APPROLE_FILE_NAME = 'worker-approle.json';

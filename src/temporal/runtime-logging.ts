@@ -1,6 +1,6 @@
 // The Temporal SDK logs through its Runtime; one place sets how much of it a process shows.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { ConfigError } from './config/env-reader';
+import { ConfigError } from '../config/env-reader';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 

@@ -1,0 +1,43 @@
+// What the activities are given (samples' activities-dependency-injection): the worker builds real
+// clients, tests pass real-but-local ones (an OpenBao dev server, the Graph sandbox). Nothing in
+// src/activities/ reads the environment.
+import type { Keyring } from '../crypto/keyring';
+
+/** The vault operations the activities need (src/vault/pin-store.ts provides them). */
+export interface PinVault {
+  storePin(input: {
+    phoneNumberId: string;
+    workflowId: string;
+    pin: string;
+    createdAt: string;
+  }): Promise<{ path: string; version: number }>;
+  readPin(input: { phoneNumberId: string; version: number }): Promise<string>;
+  markActive(input: { phoneNumberId: string; version: number }): Promise<void>;
+}
+
+/** The Graph calls the activities make (src/graph/graph-client.ts provides them). */
+export interface GraphApi {
+  setTwoStepPin(input: {
+    phoneNumberId: string;
+    pin: string;
+    /** The activity's cancellation signal, so a cancelled activity drops its request. */
+    signal?: AbortSignal;
+  }): Promise<{ fbtraceId?: string }>;
+}
+
+export interface ActivityDeps {
+  sealingKeyring: Keyring;
+  vault: PinVault;
+  graph: GraphApi;
+}
+
+/**
+ * Activities on the onboarding queue get no Graph client: every call to Meta must go through the
+ * Graph queue, whose rate the server caps across all workers (src/activities/activity-registry.ts).
+ */
+export type OnboardingQueueDeps = Omit<ActivityDeps, 'graph'>;
+
+export interface PinVersionInput {
+  phoneNumberId: string;
+  version: number;
+}

@@ -1,0 +1,110 @@
+// The workers one process runs, one per task queue of the activity registry: workflows and vault
+// work on whatsapp-onboarding, Graph calls on whatsapp-graph. The Graph queue's rate cap is
+// enforced by the Temporal server across every worker polling it, so scaling out never
+// multiplies the rate Meta sees.
+import { extname, join } from 'node:path';
+import type { DataConverter, Duration } from '@temporalio/common';
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  activitiesByTaskQueue,
+  createActivities,
+  TASK_QUEUE_ROLES,
+  type ActivityDeps,
+  type TaskQueueName,
+} from '../activities';
+import { createRatePacer, pacedCalls } from '../graph/graph-rate-pacer';
+
+/** The workflows module, from source (.ts under tsx and vitest) or from the build (.js). */
+export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', `index${extname(__filename)}`);
+
+/**
+ * How long activities in flight may finish after shutdown begins before they are cancelled. Above
+ * the Graph client's own timeouts (2 x 20 s by default), so the call that sets a PIN gets to record
+ * it, and below the 60 s an orchestrator waits before it kills (docker-compose.yml stop_grace_period).
+ */
+export const WORKER_SHUTDOWN_GRACE_TIME: Duration = '45s';
+
+export interface OnboardingWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  deps: ActivityDeps;
+  /** GRAPH_MAX_REQUESTS_PER_SECOND: global cap across all workers on the Graph queue. */
+  graphMaxRequestsPerSecond: number;
+  dataConverter?: DataConverter;
+  /** A prebuilt bundle (production, and suites that start many workers); else built from source. */
+  workflowBundle?: WorkflowBundleOption;
+  maxConcurrentActivities?: number;
+  maxConcurrentWorkflowTasks?: number;
+  shutdownGraceTime?: Duration;
+}
+
+export interface OnboardingWorkers {
+  /** One worker per task queue. */
+  workers: ReadonlyMap<TaskQueueName, Worker>;
+  /** Runs them all until shutdown (or a signal, with Temporal's default signal handling). */
+  run(): Promise<void>;
+  shutdown(): void;
+  /** Runs them all while `fn` runs, then shuts them down. */
+  runUntil<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): Promise<OnboardingWorkers> {
+  // The server's task-queue limiter caps the Graph rate across all workers, but when an idle
+  // queue fills it hands out its whole bucket at once (2x R in the first second, measured);
+  // pacing each worker's Graph requests from an empty start, right before the request goes out,
+  // keeps that burst from reaching Meta. The 5 % margin absorbs timer and network jitter.
+  const pacer = createRatePacer(opts.graphMaxRequestsPerSecond * 0.95);
+  const activities = createActivities({ ...opts.deps, graph: pacedCalls(opts.deps.graph, pacer) });
+  const byQueue = activitiesByTaskQueue(activities);
+  const workflowSource = opts.workflowBundle
+    ? { workflowBundle: opts.workflowBundle }
+    : { workflowsPath: WORKFLOWS_PATH };
+  const queues = Object.keys(TASK_QUEUE_ROLES) as TaskQueueName[];
+  const created = await Promise.all(
+    queues.map((taskQueue) => {
+      const role = TASK_QUEUE_ROLES[taskQueue];
+      return Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue,
+        activities: byQueue[taskQueue],
+        dataConverter: opts.dataConverter,
+        maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
+        shutdownGraceTime: opts.shutdownGraceTime ?? WORKER_SHUTDOWN_GRACE_TIME,
+        ...(role.runsWorkflows && {
+          ...workflowSource,
+          maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 40,
+        }),
+        ...(role.paced && { maxTaskQueueActivitiesPerSecond: opts.graphMaxRequestsPerSecond }),
+      });
+    }),
+  );
+  const workers = new Map(queues.map((queue, i) => [queue, created[i] as Worker] as const));
+  const shutdown = () => {
+    for (const w of workers.values()) {
+      if (w.getState() === 'RUNNING') w.shutdown();
+    }
+  };
+  const run = async () => {
+    await Promise.all([...workers.values()].map((w) => w.run()));
+  };
+  return {
+    workers,
+    shutdown,
+    run,
+    async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+      const running = run();
+      try {
+        return await Promise.race([
+          fn(),
+          running.then(() => {
+            throw new Error('the workers stopped before the work finished');
+          }),
+        ]);
+      } finally {
+        shutdown();
+        await running;
+      }
+    },
+  };
+}

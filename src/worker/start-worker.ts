@@ -1,0 +1,66 @@
+// Starting the worker process's workers from a checked configuration: real clients for the vault
+// and the Graph API, the prebuilt workflow bundle when this is the build.
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { createDataConverter } from '../codec/data-converter';
+import { createGraphClient } from '../graph/graph-client';
+import { TemporalUnreachableError, type TemporalSettings } from '../temporal/temporal-connection';
+import { createPinStore } from '../vault/pin-store';
+import { createVaultClient } from '../vault/vault-client';
+import { createOnboardingWorkers } from './onboarding-workers';
+import type { WorkerConfig } from './worker-config';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
+
+// Here, not beside the client's connection: it loads the SDK's native core, which processes
+// that only start workflows (the starter, the trigger, ops) should not pay for.
+export async function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(settings.connectionOptions as NativeConnectionOptions);
+  } catch (err) {
+    throw new TemporalUnreachableError(settings.address, err);
+  }
+}
+
+export interface RunningWorker {
+  /** Resolves when every task-queue worker has stopped (after shutdown() or a signal). */
+  done: Promise<void>;
+  shutdown(): void;
+}
+
+/** Connects and starts the workers from a checked configuration. */
+export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
+  const connection = await connectWorkerConnection(config.temporal);
+  const vault = createVaultClient({
+    address: config.vault.address,
+    namespace: config.vault.namespace,
+    auth: config.vault.auth,
+    timeoutMs: config.vault.requestTimeoutMs,
+  });
+  const graph = createGraphClient({
+    baseUrl: config.graph.baseUrl,
+    apiVersion: config.graph.apiVersion,
+    accessToken: config.graph.accessToken,
+    headersTimeoutMs: config.graph.headersTimeoutMs,
+    bodyTimeoutMs: config.graph.bodyTimeoutMs,
+  });
+  const workflowBundle = prebuiltWorkflowBundle();
+  const workers = await createOnboardingWorkers({
+    connection,
+    namespace: config.temporal.namespace,
+    deps: {
+      sealingKeyring: config.sealingKeyring,
+      vault: createPinStore({ vault, mount: config.vault.kvMount, prefix: config.vault.pinPrefix }),
+      graph,
+    },
+    graphMaxRequestsPerSecond: config.graph.maxRequestsPerSecond,
+    dataConverter: createDataConverter(config.codecKeyring),
+    workflowBundle,
+  });
+  console.error(
+    `worker: ready on ${config.temporal.address} namespace "${config.temporal.namespace}"; ` +
+      `Graph ${config.graph.baseUrl}/${config.graph.apiVersion}${config.graph.isSandbox ? ' (sandbox)' : ''} ` +
+      `capped at ${config.graph.maxRequestsPerSecond}/s; vault ${config.vault.address}; ` +
+      `workflows ${workflowBundle ? 'from the prebuilt bundle' : 'bundled from source'}`,
+  );
+  const done = workers.run().finally(() => connection.close());
+  return { done, shutdown: () => workers.shutdown() };
+}
