@@ -6,31 +6,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  activitiesByTaskQueue,
-  createActivities,
-  type ActivityDeps,
-  type GraphApi,
-  type PinVault,
-} from '../src/activities';
-import { createGraphClient } from '../src/graph/graph-client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type ActivityDeps, type GraphApi, type PinVault } from '../src/activities';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { startOpenBaoPersistent, type PersistentOpenBaoServer } from '../src/local-stack/openbao-persistent';
 import { freePort } from '../src/local-stack/processes';
-import { createPinStore } from '../src/vault/pin-store';
-import { createVaultClient } from '../src/vault/vault-client';
+import type { RegisterNumberResult } from '../src/workflows/messages';
 import {
-  GRAPH_TASK_QUEUE,
-  ONBOARDING_TASK_QUEUE,
-  WORKFLOW_TYPE,
-  workflowIdFor,
-  type RegisterNumberResult,
-} from '../src/workflows/messages';
-import { phoneNumberIds, TEST_GRAPH_TOKEN, testKeyring, workflowBundle } from './support/onboarding-harness';
+  localActivityDeps,
+  phoneNumberIds,
+  TEST_GRAPH_TOKEN,
+  testKeyring,
+} from './support/onboarding-harness';
+import {
+  executeRegisterNumber,
+  runWorkersWhile,
+  startTimeSkippingEnvironment,
+} from './support/time-skipping';
 
 interface Attempt {
   attempt: number;
@@ -63,34 +56,17 @@ const gapsSeconds = (list: Attempt[]) =>
 beforeAll(async () => {
   baoDir = mkdtempSync(join(tmpdir(), 'bao-schedules-'));
   [env, sandbox, bao] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
-    }),
+    startTimeSkippingEnvironment(),
     startGraphSandbox({ accessToken: TEST_GRAPH_TOKEN }),
     freePort().then((port) => startOpenBaoPersistent({ port, dataDir: baoDir })),
   ]);
-  // The time-skipping server starts with no custom search attributes; the product needs its one.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: { OnboardingStatus: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
-  });
-  const vaultClient = createVaultClient({
-    address: bao.address,
-    auth: { kind: 'token', token: bao.rootToken },
-    timeoutMs: 5_000,
-  });
-  vault = createPinStore({
-    vault: vaultClient,
-    mount: 'secret',
-    prefix: `schedules/${randomBytes(3).toString('hex')}`,
-  });
-  graph = createGraphClient({
-    baseUrl: sandbox.url,
-    apiVersion: 'v25.0',
-    accessToken: TEST_GRAPH_TOKEN,
-    headersTimeoutMs: 2_000,
-    bodyTimeoutMs: 2_000,
-  });
+  ({
+    deps: { vault, graph },
+  } = localActivityDeps({
+    graphUrl: sandbox.url,
+    vaultPrefix: `schedules/${randomBytes(3).toString('hex')}`,
+    vault: { address: bao.address, token: bao.rootToken },
+  }));
 }, 120_000);
 
 afterAll(async () => {
@@ -99,30 +75,7 @@ afterAll(async () => {
 });
 
 async function runOne(phoneNumberId: string, deps: ActivityDeps): Promise<RegisterNumberResult> {
-  const byQueue = activitiesByTaskQueue(createActivities(deps));
-  const bundle = await workflowBundle();
-  const [onboarding, graphWorker] = await Promise.all([
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: ONBOARDING_TASK_QUEUE,
-      workflowBundle: bundle,
-      activities: byQueue[ONBOARDING_TASK_QUEUE],
-    }),
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: GRAPH_TASK_QUEUE,
-      activities: byQueue[GRAPH_TASK_QUEUE],
-    }),
-  ]);
-  return graphWorker.runUntil(
-    onboarding.runUntil(
-      env.client.workflow.execute(WORKFLOW_TYPE, {
-        taskQueue: ONBOARDING_TASK_QUEUE,
-        workflowId: workflowIdFor(phoneNumberId),
-        args: [{ phoneNumberId }],
-      }) as Promise<RegisterNumberResult>,
-    ),
-  );
+  return runWorkersWhile(env, createActivities(deps), () => executeRegisterNumber(env, { phoneNumberId }));
 }
 
 describe('retry schedules on the time-skipping server', { timeout: 120_000 }, () => {
@@ -204,24 +157,17 @@ describe('retry schedules on the time-skipping server', { timeout: 120_000 }, ()
       },
     };
     const activities = createActivities({ sealingKeyring: brokenKeyring, vault, graph });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: ONBOARDING_TASK_QUEUE,
-      workflowBundle: await workflowBundle(),
-      activities: {
-        ...activitiesByTaskQueue(activities)[ONBOARDING_TASK_QUEUE],
-        generatePin: async (input: Parameters<typeof activities.generatePin>[0]) => {
+    const result = await runWorkersWhile(
+      env,
+      {
+        ...activities,
+        generatePin: async (input) => {
           await recorded('generate');
           return activities.generatePin(input);
         },
       },
-    });
-    const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
-      taskQueue: ONBOARDING_TASK_QUEUE,
-      workflowId: workflowIdFor(phoneNumberId),
-      args: [{ phoneNumberId, manualResetDeadline: '1 day' }],
-    });
-    const result = (await worker.runUntil(handle.result())) as RegisterNumberResult;
+      () => executeRegisterNumber(env, { phoneNumberId, manualResetDeadline: '1 day' }),
+    );
     // Nobody acted within the (skipped) day: the workflow ends Abandoned, with the reason.
     expect(result.outcome).toBe('Abandoned');
     expect(result.reason).toMatch(/sealing key unavailable/);

@@ -50,6 +50,36 @@ export interface OnboardingHarness {
   close(): Promise<void>;
 }
 
+/**
+ * Real clients for the activities: the PIN store under `vaultPrefix` on an OpenBao (the run's dev
+ * server unless given), the Graph client on a sandbox, a fresh sealing key.
+ */
+export function localActivityDeps(opts: {
+  graphUrl: string;
+  vaultPrefix: string;
+  vault?: { address: string; token: string };
+  sealingKeyring?: Keyring;
+}): { vault: VaultClient; pinStore: PinStore; deps: ActivityDeps } {
+  const vault = createVaultClient({
+    address: opts.vault?.address ?? inject('vaultAddress'),
+    auth: { kind: 'token', token: opts.vault?.token ?? inject('vaultRootToken') },
+    timeoutMs: 5_000,
+  });
+  const pinStore = createPinStore({ vault, mount: 'secret', prefix: opts.vaultPrefix });
+  const deps: ActivityDeps = {
+    sealingKeyring: opts.sealingKeyring ?? testKeyring('sealing-test'),
+    vault: pinStore,
+    graph: createGraphClient({
+      baseUrl: opts.graphUrl,
+      apiVersion: 'v25.0',
+      accessToken: TEST_GRAPH_TOKEN,
+      headersTimeoutMs: 2_000,
+      bodyTimeoutMs: 2_000,
+    }),
+  };
+  return { vault, pinStore, deps };
+}
+
 export interface WorkerOverrides {
   graphMaxRequestsPerSecond?: number;
   deps?: Partial<ActivityDeps>;
@@ -62,23 +92,7 @@ export async function startOnboardingHarness(opts: {
 }): Promise<OnboardingHarness> {
   const sandbox = await startGraphSandbox({ accessToken: TEST_GRAPH_TOKEN, ...opts.sandbox });
   const vaultPrefix = `test/${opts.namespace}/${randomBytes(4).toString('hex')}`;
-  const vault = createVaultClient({
-    address: inject('vaultAddress'),
-    auth: { kind: 'token', token: inject('vaultRootToken') },
-    timeoutMs: 5_000,
-  });
-  const pinStore = createPinStore({ vault, mount: 'secret', prefix: vaultPrefix });
-  const deps: ActivityDeps = {
-    sealingKeyring: testKeyring('sealing-test'),
-    vault: pinStore,
-    graph: createGraphClient({
-      baseUrl: sandbox.url,
-      apiVersion: 'v25.0',
-      accessToken: TEST_GRAPH_TOKEN,
-      headersTimeoutMs: 2_000,
-      bodyTimeoutMs: 2_000,
-    }),
-  };
+  const { vault, pinStore, deps } = localActivityDeps({ graphUrl: sandbox.url, vaultPrefix });
   const codecKeyring = testKeyring('codec-test');
   const dataConverter = createDataConverter(codecKeyring);
   const address = inject('temporalAddress');
