@@ -1,4 +1,4 @@
-// The failure taxonomy, table-driven over every code in reference/graph-api-errors.md: the workflow's
+// The failure taxonomy, table-driven over every code in docs/graph-api-facts.md: the workflow's
 // behaviour (retry, wait, or ask a human) hangs on these answers.
 import { describe, expect, it } from 'vitest';
 import {

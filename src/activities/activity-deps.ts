@@ -2,6 +2,9 @@
 // clients, tests pass real-but-local ones (an OpenBao dev server, the Graph sandbox). Nothing in
 // src/activities/ reads the environment.
 import type { Keyring } from '../crypto/keyring';
+import type { GraphApi } from '../graph/graph-client';
+
+export type { GraphApi };
 
 /** The vault operations the activities need (src/vault/pin-store.ts provides them). */
 export interface PinVault {
@@ -13,16 +16,6 @@ export interface PinVault {
   }): Promise<{ path: string; version: number }>;
   readPin(input: { phoneNumberId: string; version: number }): Promise<string>;
   markActive(input: { phoneNumberId: string; version: number }): Promise<void>;
-}
-
-/** The Graph calls the activities make (src/graph/graph-client.ts provides them). */
-export interface GraphApi {
-  setTwoStepPin(input: {
-    phoneNumberId: string;
-    pin: string;
-    /** The activity's cancellation signal, so a cancelled activity drops its request. */
-    signal?: AbortSignal;
-  }): Promise<{ fbtraceId?: string }>;
 }
 
 export interface ActivityDeps {

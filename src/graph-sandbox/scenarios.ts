@@ -80,7 +80,7 @@ export class ScenarioError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Meta's documented answers (reference/graph-api-errors.md), worded in our own words.
+// Meta's documented answers (docs/graph-api-facts.md), worded in our own words.
 
 export interface MetaErrorTemplate {
   httpStatus: number;

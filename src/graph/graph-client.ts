@@ -30,6 +30,7 @@ export interface SetTwoStepPinInput {
   phoneNumberId: string;
   /** Exactly 6 digits, as a string: a number would lose leading zeros. */
   pin: string;
+  /** The activity's cancellation signal, so a cancelled activity drops its request. */
   signal?: AbortSignal;
 }
 
@@ -48,8 +49,15 @@ export interface ListPhoneNumbersInput {
   signal?: AbortSignal;
 }
 
-export interface GraphClient {
+/**
+ * The Graph calls the activities make (src/activities/activity-deps.ts hands it to the Graph
+ * queue's activities, paced). A call a new activity needs is added here and in the client below.
+ */
+export interface GraphApi {
   setTwoStepPin(input: SetTwoStepPinInput): Promise<SetTwoStepPinResult>;
+}
+
+export interface GraphClient extends GraphApi {
   listPhoneNumbers(input: ListPhoneNumbersInput): Promise<PhoneNumberSummary[]>;
 }
 

@@ -2,6 +2,7 @@
 // trigger, the operator CLI and the tests all import their names and types from here.
 import { defineSearchAttributeKey, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ActivityName } from '../activities';
 import type { FailureType } from './failure-types';
 
 export const WORKFLOW_TYPE = 'registerNumber';
@@ -68,7 +69,8 @@ export interface VaultLocation {
 }
 
 export interface StepFailure {
-  step: 'generatePin' | 'storePinInVault' | 'setTwoStepPin' | 'markPinActive';
+  /** The activity that failed. */
+  step: ActivityName;
   /** Stable failure type, e.g. GraphAuthError, GraphThrottled, VaultSealed (src/workflows/failure-types.ts). */
   type: FailureType;
   message: string;
