@@ -132,36 +132,27 @@ describe('storePinInVault', () => {
     expect(failure.message).toMatch(/does not open with this worker's key of that id/);
   });
 
-  it('a vault that refuses the credentials is VaultPermissionDenied, not retried', async () => {
+  /** What storePinInVault throws, on attempt `attempt`, against the vault at `vault`. */
+  const storeFailureAgainst = async (vault: { address: string; token: string }, attempt: number) => {
     const [phoneNumberId] = phoneNumberIds(1) as [string];
-    const { deps: denied } = localActivityDeps({
+    const sealedPin = await run(createActivities(deps).generatePin, { phoneNumberId });
+    const other = localActivityDeps({
       graphUrl: sandbox.url,
-      vaultPrefix: 'activities/denied',
-      vault: { address: inject('vaultAddress'), token: 'not-a-valid-token' },
+      vaultPrefix: 'activities/elsewhere',
+      vault,
       sealingKeyring: deps.sealingKeyring,
     });
-    const sealedPin = await run(createActivities(deps).generatePin, { phoneNumberId });
-    const failure = await failureOf(
-      createActivities(denied).storePinInVault,
-      input(phoneNumberId, sealedPin),
-      2,
-    );
+    return failureOf(createActivities(other.deps).storePinInVault, input(phoneNumberId, sealedPin), attempt);
+  };
+
+  it('a vault that refuses the credentials is VaultPermissionDenied, not retried', async () => {
+    const failure = await storeFailureAgainst({ address: inject('vaultAddress'), token: 'not-a-token' }, 2);
     expectFailure(failure, { type: 'VaultPermissionDenied', nonRetryable: true, attempt: 2 });
   });
 
   it('a vault nobody answers at is VaultConnectionError, retried', async () => {
-    const [phoneNumberId] = phoneNumberIds(1) as [string];
-    const { deps: unreachable } = localActivityDeps({
-      graphUrl: sandbox.url,
-      vaultPrefix: 'activities/unreachable',
-      vault: { address: `http://127.0.0.1:${await freePort()}`, token: 'unused' },
-      sealingKeyring: deps.sealingKeyring,
-    });
-    const sealedPin = await run(createActivities(deps).generatePin, { phoneNumberId });
-    const failure = await failureOf(
-      createActivities(unreachable).storePinInVault,
-      input(phoneNumberId, sealedPin),
-    );
+    const address = `http://127.0.0.1:${await freePort()}`;
+    const failure = await storeFailureAgainst({ address, token: 'unused' }, 1);
     expectFailure(failure, { type: 'VaultConnectionError', nonRetryable: false, attempt: 1 });
   });
 });
