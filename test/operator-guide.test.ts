@@ -50,9 +50,9 @@ describe('the first lines of Current Details', () => {
     expect(plainSummary(status)[0]).toContain('No PIN was stored yet.');
   });
 
-  it('an unknown failure type still gets a plain line that names it', () => {
-    const status = parked({ type: 'SomethingNew' });
-    expect(plainSummary(status)[0]).toContain('it failed with `SomethingNew`');
+  it('a failure type without advice of its own still gets a plain line that names it', () => {
+    const status = parked({ type: 'UnexpectedError' });
+    expect(plainSummary(status)[0]).toContain('it failed with `UnexpectedError`');
     expect(nextAction(status)).toBe('retry');
   });
 

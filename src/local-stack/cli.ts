@@ -16,7 +16,7 @@ import {
   graphSandboxService,
   workerAppRoleService,
 } from './product-services';
-import { installRuntimeLogging } from '../runtime-logging';
+import { installRuntimeLogging } from '../temporal/runtime-logging';
 import { serversDir } from './server-binaries';
 import { stackWorkerService } from './stack-worker';
 import {

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../config/env-reader';
-import { startWorker } from '../worker';
-import { loadWorkerConfig, WORKER_APPROLE_FILE_NAME } from '../worker-config';
+import { startWorker } from '../worker/start-worker';
+import { loadWorkerConfig, WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
 import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
 import type { ExtraServiceStarter } from './stack';
 

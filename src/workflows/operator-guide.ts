@@ -1,5 +1,6 @@
 // The words an engineer reads in the Temporal UI ("current details") and in `status`
 // while a number waits for a human. Pure functions: they run inside the workflow.
+import type { FailureType } from './failure-types';
 import { workflowIdFor, type RegisterNumberStatus, type StepFailure, type VaultLocation } from './messages';
 
 export function changePinProcedure(vault: VaultLocation | undefined): string {
@@ -42,8 +43,9 @@ interface Advice {
 
 const MODERATE_FIX = 'check that Meta and the network are reachable again';
 
-// Keyed by StepFailure.type. Plain words first; the exact type and codes follow in the details.
-const ADVICE: Readonly<Record<string, Advice>> = {
+// Keyed by StepFailure.type (the failure vocabulary, so a misspelt key does not compile). Plain
+// words first; the exact type and codes follow in the details.
+const ADVICE: Readonly<Partial<Record<FailureType, Advice>>> = {
   GraphAuthError: {
     what: 'Meta refused the access token, which has expired or was revoked',
     fix: 'give the workers a valid system-user token (GRAPH_ACCESS_TOKEN, or the vault with GRAPH_TOKEN_SOURCE=vault)',
