@@ -73,6 +73,8 @@ Options:
   --rate-numbers N     numbers in the rate-adherence run (default 30 * R, at most 2000)
   --starts N           starts for the start-rate comparison (default 2000)
   --dry-run-rows N     rows for the starter's dry run (default 100000)
+  --production         throughput and the Graph cap on the production shape beside the dev
+                       server, with 1 and 3 worker processes (--production --help)
   --help               this text`;
 
 /** The one worker configuration used for registerNumber and for the baseline alike. */
@@ -536,6 +538,11 @@ function profileSummary(profile: Stack['profile'], numbers: number) {
 }
 
 async function main(io: CliIo): Promise<number> {
+  if (io.argv.includes('--production')) {
+    // Imported here: production-bench.ts imports rateWindows from this file.
+    const { runProductionBench } = await import('./production-bench');
+    return runProductionBench(io.argv.filter((a) => a !== '--production'));
+  }
   const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const workDir = mkdtempSync(join(tmpdir(), 'pin-onboarding-bench-'));

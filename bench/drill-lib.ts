@@ -48,7 +48,10 @@ export interface DrillContext extends DrillTarget {
   connection: Connection;
   pinStore: PinStore;
   vaultPrefix: string;
+  /** The first of `workers`. */
   worker: WorkerChild;
+  /** Worker processes sharing the task queues (one unless openDrillContext was asked for more). */
+  workers: WorkerChild[];
   close(): Promise<void>;
 }
 
@@ -128,7 +131,11 @@ export class WorkerChild {
   }
 }
 
-export async function openDrillContext(target: DrillTarget, graphRate: number): Promise<DrillContext> {
+export async function openDrillContext(
+  target: DrillTarget,
+  graphRate: number,
+  opts: { workers?: number } = {},
+): Promise<DrillContext> {
   const sealingKeys = generateKeyringValue('drill-seal');
   const codecKeys = generateKeyringValue('drill-codec');
   const vaultPrefix = `drills/${target.namespace}/${Date.now().toString(36)}`;
@@ -162,7 +169,16 @@ export async function openDrillContext(target: DrillTarget, graphRate: number): 
     PAYLOAD_CODEC_KEYS: codecKeys,
     LOG_LEVEL: 'WARN',
   };
-  const worker = new WorkerChild(env, join(target.logDir, `worker-${target.namespace}.log`));
+  const count = opts.workers ?? 1;
+  const workers = Array.from(
+    { length: count },
+    (_, i) =>
+      new WorkerChild(
+        env,
+        join(target.logDir, `worker-${target.namespace}${count > 1 ? `-${i + 1}` : ''}.log`),
+      ),
+  );
+  const [worker] = workers as [WorkerChild];
   return {
     ...target,
     client,
@@ -170,8 +186,9 @@ export async function openDrillContext(target: DrillTarget, graphRate: number): 
     pinStore: createPinStore({ vault, mount: 'secret', prefix: vaultPrefix }),
     vaultPrefix,
     worker,
+    workers,
     async close() {
-      await worker.stop();
+      await Promise.all(workers.map((w) => w.stop()));
       await connection.close();
     },
   };
@@ -228,7 +245,7 @@ export async function runDrill(ctx: DrillContext, spec: DrillSpec): Promise<Dril
   const since = new Date(t0 - 1_000).toISOString();
   const ids = phoneNumberIds(randomIdBase(), spec.size);
   await spec.prepare?.(ctx, ids);
-  if (!ctx.worker.alive()) await ctx.worker.start();
+  await Promise.all(ctx.workers.filter((w) => !w.alive()).map((w) => w.start()));
 
   const problems: string[] = [];
   const note = (p: string) => {
@@ -286,8 +303,8 @@ export async function runDrill(ctx: DrillContext, spec: DrillSpec): Promise<Dril
     withoutReason: 0,
     unfinished: 0,
     seconds: 0,
-    workerStarts: ctx.worker.starts,
-    workerKills: ctx.worker.kills,
+    workerStarts: 0,
+    workerKills: 0,
     reasons: {},
     notes,
     problems,
@@ -323,8 +340,8 @@ export async function runDrill(ctx: DrillContext, spec: DrillSpec): Promise<Dril
   });
   result.lost += spec.size - started.length;
   result.seconds = Math.round((Date.now() - t0) / 100) / 10;
-  result.workerStarts = ctx.worker.starts;
-  result.workerKills = ctx.worker.kills;
+  result.workerStarts = ctx.workers.reduce((n, w) => n + w.starts, 0);
+  result.workerKills = ctx.workers.reduce((n, w) => n + w.kills, 0);
   await spec.cleanup?.(ctx, ids);
   return result;
 }
@@ -391,6 +408,17 @@ async function checkNumber(ctx: DrillContext, id: string): Promise<NumberOutcome
   return { kind: 'lost', detail: `closed as ${status}` };
 }
 
+/** Waits for the batch to move again; false when nothing settled within `ms`. */
+export async function resumes(run: { settled(): Promise<number> }, ms: number): Promise<boolean> {
+  const before = await run.settled().catch(() => 0);
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if ((await run.settled().catch(() => 0)) > before) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The drills
 
@@ -413,6 +441,35 @@ export function workerKillDrill(size: number, times = 3): DrillSpec {
       const lastStart = Date.now();
       await run.waitForFraction(1);
       notes.push(`batch settled ${((Date.now() - lastStart) / 1000).toFixed(1)} s after the last restart`);
+      return notes;
+    },
+  };
+}
+
+/**
+ * SIGKILLs the last of several workers once `fraction` of the batch has settled and leaves it dead:
+ * the others must take over its workflows (sticky queues time out) and its in-flight activities
+ * (retried when their start-to-close timeout passes).
+ */
+export function workerLossDrill(size: number, fraction = 0.3): DrillSpec {
+  return {
+    name: 'worker-sigkill-not-restarted',
+    size,
+    async disrupt(ctx, run) {
+      const victim = ctx.workers.at(-1);
+      if (!victim || ctx.workers.length < 2)
+        throw new Error('the worker-loss drill needs two workers or more');
+      const at = await run.waitForFraction(fraction);
+      const pid = victim.pid;
+      await victim.kill();
+      const killedAt = Date.now();
+      const notes = [
+        `SIGKILL to worker pid ${pid} (1 of ${ctx.workers.length}) at ${at}/${run.size} settled, not restarted`,
+      ];
+      await run.waitForFraction(1);
+      notes.push(
+        `the other ${ctx.workers.length - 1} settled the batch ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
+      );
       return notes;
     },
   };

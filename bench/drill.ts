@@ -18,12 +18,14 @@ import {
   faultSummary,
   graphChaosDrill,
   openDrillContext,
+  resumes,
   runDrill,
   workerKillDrill,
   type DrillContext,
   type DrillResult,
   type DrillSpec,
 } from './drill-lib';
+import { runProductionDrills } from './production-drills';
 
 const DRILLS = ['worker-kill', 'temporal-restart', 'openbao-outage', 'graph-chaos'] as const;
 type DrillName = (typeof DRILLS)[number];
@@ -47,6 +49,7 @@ Options:
   --temporal-down S    seconds Temporal stays down (default 10)
   --graph-rate R       GRAPH_MAX_REQUESTS_PER_SECOND for the worker (default 10)
   --quick              --size 60 and shorter outages
+  --production         the drills on the production shape instead (--production --help)
   --out FILE           results JSON (default bench-results/drill.json)
   --help               this text`;
 
@@ -121,17 +124,6 @@ async function stopStack(stack: DrillStack): Promise<void> {
   await Promise.allSettled([stack.sandbox.close(), stack.temporal.stop(), stack.bao.stop()]);
 }
 
-/** Waits for the batch to move again; false when nothing settled within `ms`. */
-async function resumes(run: { settled(): Promise<number> }, ms: number): Promise<boolean> {
-  const before = await run.settled().catch(() => 0);
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if ((await run.settled().catch(() => 0)) > before) return true;
-    await sleep(500);
-  }
-  return false;
-}
-
 function temporalRestartDrill(stack: DrillStack, size: number, downMs: number): DrillSpec {
   return {
     name: 'temporal-restart',
@@ -177,6 +169,9 @@ function openBaoOutageDrill(stack: DrillStack, size: number, downMs: number): Dr
 }
 
 async function main(io: CliIo): Promise<number> {
+  if (io.argv.includes('--production')) {
+    return runProductionDrills(io.argv.filter((a) => a !== '--production'));
+  }
   const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   const chosen = opts.only ? [opts.only] : [...DRILLS];

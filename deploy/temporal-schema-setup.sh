@@ -4,7 +4,9 @@
 # safe to repeat: an existing database is kept and update-schema only applies what is missing.
 set -eu
 : "${POSTGRES_SEEDS:?}" "${POSTGRES_USER:?}" "${SQL_PASSWORD:?}"
-schema_root=/etc/temporal/schema/postgresql/v12
+# The admin-tools image keeps the schema files here; `npm run stack -- --production` runs this
+# same script against the server module's own copy.
+schema_root=${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}
 
 sql() {
   temporal-sql-tool --plugin postgres12 --ep "$POSTGRES_SEEDS" -p "${DB_PORT:-5432}" -u "$POSTGRES_USER" "$@"

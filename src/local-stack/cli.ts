@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliIo } from '../cli/cli-io';
 import { describeFailure, EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
-import { portSetting } from '../cli/flag-values';
+import { portSetting, wholeNumberFlag } from '../cli/flag-values';
 import { firstLine } from '../cli/first-line';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
+import { UsageError } from '../cli/usage-error';
 import {
   codecServerService,
   DEFAULT_PRODUCT_PORTS,
@@ -17,6 +18,8 @@ import {
   workerAppRoleService,
 } from './product-services';
 import { installRuntimeLogging } from '../temporal/runtime-logging';
+import { ensureProductionBinaries } from './production-binaries';
+import { defaultProductionDataDir, startProductionStack } from './production-stack';
 import { serversDir } from './server-binaries';
 import { stackWorkerService } from './stack-worker';
 import {
@@ -34,7 +37,8 @@ function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
     workerAppRoleService(),
     graphSandboxService({ port: settings.graphPort }),
     codecServerService({ port: settings.codecPort }),
-    ...(settings.worker
+    // --production runs its workers as processes of their own (--workers).
+    ...(settings.worker && !settings.production
       ? [stackWorkerService({ graphBaseUrl: `http://127.0.0.1:${settings.graphPort}` })]
       : []),
   ];
@@ -57,6 +61,10 @@ Options (each also settable by the environment variable shown; a flag wins):
   --fresh                 delete the data folder first (Temporal history and OpenBao secrets)
   --in-memory             keep nothing: Temporal in memory, OpenBao in dev mode
   --no-worker             start no worker (run your own: npm run worker -- --local)
+  --production            the production shape instead: PostgreSQL, the real Temporal server
+                          (frontend, history, matching, worker processes; built on first use),
+                          its own Web UI, OpenBao with Raft; data in ${defaultProductionDataDir}
+  --workers <n>           with --production: worker processes (default 1; 0 with --no-worker)
   -h, --help              this text
 
 Exit codes: 0 after a clean stop, 2 for a busy port, a missing server binary or a bad option,
@@ -72,26 +80,39 @@ interface StackCliSettings {
   fresh: boolean;
   persistent: boolean;
   worker: boolean;
+  production: boolean;
+  workers: number;
 }
 
 function readSettings(io: CliIo): StackCliSettings {
   const { values } = parseFlags(io, {
-    strings: 'temporal-port ui-port vault-port graph-port codec-port data-dir',
-    booleans: 'fresh in-memory no-worker',
+    strings: 'temporal-port ui-port vault-port graph-port codec-port data-dir workers',
+    booleans: 'fresh in-memory no-worker production',
     help: HELP,
   });
   const port = (flag: keyof typeof values & `${string}-port`, variable: string, fallback: number) =>
     portSetting({ flag: `--${flag}`, raw: values[flag], variable, env: io.env, fallback });
+  const production = values.production ?? false;
+  if (values.workers !== undefined && !production) throw new UsageError('--workers needs --production');
+  if (production && values['in-memory'])
+    throw new UsageError('--production keeps its state: drop --in-memory');
+  const workers = values['no-worker']
+    ? 0
+    : wholeNumberFlag('--workers', values.workers, { fallback: 1, min: 0, max: 32 });
   return {
     temporalPort: port('temporal-port', 'TEMPORAL_PORT', DEFAULT_STACK_PORTS.temporal),
     uiPort: port('ui-port', 'TEMPORAL_UI_PORT', DEFAULT_STACK_PORTS.ui),
     vaultPort: port('vault-port', 'VAULT_PORT', DEFAULT_STACK_PORTS.vault),
     graphPort: port('graph-port', 'GRAPH_SANDBOX_PORT', DEFAULT_PRODUCT_PORTS.graphSandbox),
     codecPort: port('codec-port', 'CODEC_SERVER_PORT', DEFAULT_PRODUCT_PORTS.codecServer),
-    dataDir: values['data-dir'] ?? (io.env.STACK_DATA_DIR?.trim() || defaultStackDataDir),
+    dataDir:
+      values['data-dir'] ??
+      (io.env.STACK_DATA_DIR?.trim() || (production ? defaultProductionDataDir : defaultStackDataDir)),
     fresh: values.fresh ?? false,
     persistent: !(values['in-memory'] ?? false),
     worker: !(values['no-worker'] ?? false),
+    production,
+    workers,
   };
 }
 
@@ -154,15 +175,26 @@ async function main(io: CliIo): Promise<number> {
     if (settings.fresh) wipeStackData(settings.dataDir);
     installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
     console.log('stack: starting Temporal and OpenBao...');
-    stack = await startLocalStack({
+    const options = {
       temporalPort: settings.temporalPort,
       uiPort: settings.uiPort,
       vaultPort: settings.vaultPort,
       dataDir: settings.dataDir,
-      persistent: settings.persistent,
-      uiCodecServer: `http://127.0.0.1:${settings.codecPort}`,
       extraServices: productServices(settings),
-    });
+    };
+    if (settings.production) ensureProductionBinaries();
+    stack = settings.production
+      ? await startProductionStack({
+          ...options,
+          // As in the compose file: the UI calls the codec server directly, with credentials.
+          uiCodecEndpoint: `http://127.0.0.1:${settings.codecPort}`,
+          workers: settings.workers,
+        })
+      : await startLocalStack({
+          ...options,
+          persistent: settings.persistent,
+          uiCodecServer: `http://127.0.0.1:${settings.codecPort}`,
+        });
   } catch (err) {
     // Stopped while starting: the servers may have died of the same Ctrl-C, which is no failure.
     if (io.signal?.aborted) return EXIT_OK;

@@ -64,6 +64,11 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Where stdout and stderr go; nothing is kept when absent. */
   logFile?: string;
+  /** Run as this user (when started as root: PostgreSQL refuses to run as root). */
+  uid?: number;
+  gid?: number;
+  /** What stop() sends first (SIGTERM by default; PostgreSQL's fast shutdown is SIGINT). */
+  stopSignal?: NodeJS.Signals;
 }
 
 export function spawnManaged(opts: SpawnOptions): ManagedProcess {
@@ -75,6 +80,8 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   const child: ChildProcess = spawn(opts.command, opts.args, {
     env: opts.env ?? process.env,
     stdio: ['ignore', out ? 'pipe' : 'ignore', out ? 'pipe' : 'ignore'],
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   if (out) {
     child.stdout?.pipe(out, { end: false });
@@ -90,7 +97,7 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
+        child.kill(opts.stopSignal ?? 'SIGTERM');
         const done = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
         if (!done) child.kill('SIGKILL');
       }
