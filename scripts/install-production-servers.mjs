@@ -6,16 +6,7 @@
 // .servers/ (git-ignored); a second run only reads one stamp file. PostgreSQL itself comes from
 // Debian: installed with apt-get when missing and this runs as root.
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -158,9 +149,9 @@ cpSync(join(serverModule, 'schema', 'postgresql', 'v12'), join(workDir, 'schema'
 const uiModule = moduleDir('github.com/temporalio/ui-server/v2', pins.temporalUi);
 mkdirSync(join(workDir, 'ui-config'), { recursive: true });
 cpSync(join(uiModule, 'config', 'docker.yaml'), join(workDir, 'ui-config', 'docker.yaml'));
-for (const dir of readdirSync(join(workDir, 'schema', 'postgresql', 'v12'))) {
-  if (!existsSync(join(workDir, 'schema', 'postgresql', 'v12', dir, 'versioned'))) {
-    fail(`the server module's schema folder ${dir} has no versioned/ migrations`);
+for (const schema of ['temporal', 'visibility']) {
+  if (!existsSync(join(workDir, 'schema', 'postgresql', 'v12', schema, 'versioned'))) {
+    fail(`the server module has no schema/postgresql/v12/${schema}/versioned migrations`);
   }
 }
 

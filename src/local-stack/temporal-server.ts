@@ -228,23 +228,46 @@ export interface TemporalServer {
   kill(): Promise<void>;
 }
 
+/** Answers once the frontend serves gRPC; with `history`, once it also reaches the history service. */
+async function frontendAnswers(address: string, history: boolean): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    if (history) {
+      await connection.workflowService
+        .getWorkflowExecutionHistory({
+          namespace: 'temporal-system',
+          execution: { workflowId: 'readiness-probe-that-does-not-exist' },
+        })
+        .catch((err: { code?: number }) => {
+          // NOT_FOUND comes from history itself; anything else means it is not reachable yet.
+          if (err.code !== 5) throw err;
+        });
+    }
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** Starts the server's processes and waits until the frontend serves and reaches history. */
 export async function startTemporalServer(opts: TemporalServerOptions): Promise<TemporalServer> {
   const address = `127.0.0.1:${opts.ports.frontendGrpc}`;
   await assertPortFree(opts.ports.frontendGrpc, 'Temporal gRPC');
   const env = { ...process.env, ...temporalServerEnvironment(opts.postgres, opts.ports) };
-  const groups: Array<readonly TemporalService[]> =
-    opts.layout === 'single' ? [TEMPORAL_SERVICES] : TEMPORAL_SERVICES.map((s) => [s]);
-  const processes = groups.map((services) => {
+  const processes: ManagedProcess[] = [];
+  const spawnServices = (services: readonly TemporalService[]) => {
     const name = opts.layout === 'single' ? 'temporal-server' : `temporal-${services[0]}`;
-    return spawnManaged({
+    const proc = spawnManaged({
       name,
       command: productionBinary('temporal-server'),
       args: ['--allow-no-auth', 'start', ...services.flatMap((s) => ['--service', s])],
       env,
       logFile: join(opts.logDir, `${name}.log`),
     });
-  });
+    processes.push(proc);
+    return proc;
+  };
   const stopAll = async () => {
     await Promise.allSettled(processes.map((p) => p.stop()));
   };
@@ -265,30 +288,21 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
     },
   };
   try {
-    // Any of the processes dying during start-up fails the wait; the frontend's answer to a
-    // history-backed call (a missing workflow's history) shows the services found each other.
-    const anyExit = processes.length === 1 ? processes[0] : firstToExit(processes);
+    if (opts.layout === 'single') {
+      spawnServices(TEMPORAL_SERVICES);
+    } else {
+      // Every service process writes the cluster metadata on a fresh database and only one write
+      // wins (the others exit with "failed to initialize current cluster metadata"): the
+      // frontend goes first, the other three once it serves.
+      const frontend = spawnServices(['frontend']);
+      await waitUntil('the Temporal frontend', frontend, () => frontendAnswers(address, false), 120_000);
+      for (const service of TEMPORAL_SERVICES.slice(1)) spawnServices([service]);
+    }
+    // Any of the processes dying during start-up fails the wait.
     await waitUntil(
       `the Temporal server (${opts.layout === 'single' ? 'one process' : 'frontend, history, matching, worker'})`,
-      anyExit as ManagedProcess,
-      async () => {
-        const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-        try {
-          await connection.workflowService.getSystemInfo({});
-          await connection.workflowService
-            .getWorkflowExecutionHistory({
-              namespace: 'temporal-system',
-              execution: { workflowId: 'readiness-probe-that-does-not-exist' },
-            })
-            .catch((err: { code?: number }) => {
-              // NOT_FOUND comes from history itself; anything else means it is not reachable yet.
-              if (err.code !== 5) throw err;
-            });
-          return true;
-        } finally {
-          await connection.close();
-        }
-      },
+      firstToExit(processes),
+      () => frontendAnswers(address, true),
       120_000,
     );
   } catch (err) {
