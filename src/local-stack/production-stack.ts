@@ -25,6 +25,7 @@ import {
   setUpNamespace,
   setUpTemporalSchema,
   startTemporalServer,
+  TEMPORAL_DATABASES,
   type TemporalLayout,
   type TemporalPorts,
   type TemporalServer,
@@ -120,7 +121,17 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
   const startTemporal = async () => {
     ports ??= await allocateTemporalPorts(opts.temporalPort ?? DEFAULT_STACK_PORTS.temporal);
     if (!postgres) throw new Error('PostgreSQL is not running');
-    temporal = await startTemporalServer({ postgres, ports, layout, logDir });
+    const metadataRows = await postgres.query(
+      TEMPORAL_DATABASES.history,
+      'SELECT count(*) FROM cluster_metadata_info',
+    );
+    temporal = await startTemporalServer({
+      postgres,
+      ports,
+      layout,
+      logDir,
+      firstStart: metadataRows === '0',
+    });
   };
 
   const stopAll = async () => {

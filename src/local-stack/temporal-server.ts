@@ -216,6 +216,13 @@ export interface TemporalServerOptions {
   ports: TemporalPorts;
   layout: TemporalLayout;
   logDir: string;
+  /**
+   * No cluster metadata in the database yet (a first start). Every service process writes it then,
+   * and only one write wins (the others exit with "failed to initialize current cluster metadata"),
+   * so the frontend starts alone first. On later starts all processes start together: a frontend
+   * alone would wait for ringpop to give up on the other services' old addresses (about 45 s).
+   */
+  firstStart: boolean;
 }
 
 export interface TemporalServer {
@@ -290,10 +297,9 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   try {
     if (opts.layout === 'single') {
       spawnServices(TEMPORAL_SERVICES);
+    } else if (!opts.firstStart) {
+      for (const service of TEMPORAL_SERVICES) spawnServices([service]);
     } else {
-      // Every service process writes the cluster metadata on a fresh database and only one write
-      // wins (the others exit with "failed to initialize current cluster metadata"): the
-      // frontend goes first, the other three once it serves.
       const frontend = spawnServices(['frontend']);
       await waitUntil('the Temporal frontend', frontend, () => frontendAnswers(address, false), 120_000);
       for (const service of TEMPORAL_SERVICES.slice(1)) spawnServices([service]);
