@@ -20,7 +20,7 @@ import {
   workflowIdFor,
   type RetrySchedules,
 } from '../src/workflows/messages';
-import { phoneNumberIds, pool, randomIdBase, sleep } from './common';
+import { phoneNumberIds, pool, printTable, randomIdBase, sleep } from './common';
 
 const ROOT = resolve(__dirname, '..');
 const WORKER_ENTRY = join(ROOT, 'src', 'worker.ts');
@@ -417,6 +417,40 @@ export async function resumes(run: { settled(): Promise<number> }, ms: number): 
     await sleep(500);
   }
   return false;
+}
+
+/** The drills' table and each drill's notes, reasons and problems, on stdout. */
+export function printDrillReport(
+  title: string,
+  results: ReadonlyArray<DrillResult & { graphRequests?: Record<string, number> }>,
+): void {
+  console.log(`\n${title}`);
+  printTable(
+    ['drill', 'started', 'Completed', 'AwaitingManualReset', 'lost', 'mismatched', 'no reason', 'seconds'],
+    results.map((r) => [
+      r.name,
+      r.started,
+      r.completed,
+      r.awaitingManualReset,
+      r.lost,
+      r.mismatched,
+      r.withoutReason,
+      r.seconds,
+    ]),
+  );
+  for (const r of results) {
+    console.log(`\n${r.name}: ${r.notes.join('; ') || 'no notes'}`);
+    if (Object.keys(r.reasons).length > 0)
+      console.log(`  AwaitingManualReset reasons: ${JSON.stringify(r.reasons)}`);
+    if (r.graphRequests)
+      console.log(`  Graph requests seen by the sandbox: ${JSON.stringify(r.graphRequests)}`);
+    for (const p of r.problems) console.log(`  problem: ${p}`);
+  }
+}
+
+/** Nothing lost, nothing mismatched, every parked number with a reason. */
+export function drillsPassed(results: readonly DrillResult[]): boolean {
+  return results.every((r) => r.lost === 0 && r.mismatched === 0 && r.withoutReason === 0);
 }
 
 // ---------------------------------------------------------------------------------------------------

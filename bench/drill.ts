@@ -13,11 +13,13 @@ import { parseFlags } from '../src/cli/parse-flags';
 import { runMain } from '../src/cli/run-main';
 import { UsageError } from '../src/cli/usage-error';
 import { installRuntimeLogging } from '../src/temporal/runtime-logging';
-import { onInterrupt, printTable, sleep, writeJson } from './common';
+import { onInterrupt, sleep, writeJson } from './common';
 import {
+  drillsPassed,
   faultSummary,
   graphChaosDrill,
   openDrillContext,
+  printDrillReport,
   resumes,
   runDrill,
   workerKillDrill,
@@ -225,30 +227,10 @@ async function main(io: CliIo): Promise<number> {
         ctx = undefined;
       }
     }
-    console.log(
-      `\nFault drills (worker as a separate process, GRAPH_MAX_REQUESTS_PER_SECOND=${opts.graphRate})`,
+    printDrillReport(
+      `Fault drills (worker as a separate process, GRAPH_MAX_REQUESTS_PER_SECOND=${opts.graphRate})`,
+      results,
     );
-    printTable(
-      ['drill', 'started', 'Completed', 'AwaitingManualReset', 'lost', 'mismatched', 'no reason', 'seconds'],
-      results.map((r) => [
-        r.name,
-        r.started,
-        r.completed,
-        r.awaitingManualReset,
-        r.lost,
-        r.mismatched,
-        r.withoutReason,
-        r.seconds,
-      ]),
-    );
-    for (const r of results) {
-      console.log(`\n${r.name}: ${r.notes.join('; ') || 'no notes'}`);
-      if (Object.keys(r.reasons).length > 0)
-        console.log(`  AwaitingManualReset reasons: ${JSON.stringify(r.reasons)}`);
-      if (r.graphRequests)
-        console.log(`  Graph requests seen by the sandbox: ${JSON.stringify(r.graphRequests)}`);
-      for (const p of r.problems) console.log(`  problem: ${p}`);
-    }
     writeJson(opts.out, {
       when: new Date().toISOString(),
       size: opts.size,
@@ -258,8 +240,7 @@ async function main(io: CliIo): Promise<number> {
       drills: results,
     });
     console.log(`\nresults: ${opts.out}`);
-    const ok = results.every((r) => r.lost === 0 && r.mismatched === 0 && r.withoutReason === 0);
-    return ok ? 0 : 1;
+    return drillsPassed(results) ? 0 : 1;
   } finally {
     uninstall();
     await ctx?.close();

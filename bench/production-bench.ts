@@ -23,6 +23,7 @@ import {
   printTable,
   randomIdBase,
   round,
+  wholeNumberFlag,
   writeJson,
 } from './common';
 import { openDrillContext, type DrillContext, type DrillTarget } from './drill-lib';
@@ -67,13 +68,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     },
   });
   if (values.help) return 'help';
-  const int = (flag: string, raw: string | undefined, fallback: number, min: number, max: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`${flag} must be a whole number ${min}-${max}`);
-    return n;
-  };
+  const int = wholeNumberFlag;
   const rate = int('--rate', values.rate, 5, 1, 500);
   return {
     size: int('--size', values.size, 300, 10, 20_000),

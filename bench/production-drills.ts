@@ -14,9 +14,11 @@ import { ensureProductionBinaries } from '../src/local-stack/production-binaries
 import { startProductionStack, type ProductionStack } from '../src/local-stack/production-stack';
 import type { TemporalLayout } from '../src/local-stack/temporal-server';
 import { installRuntimeLogging } from '../src/temporal/runtime-logging';
-import { onInterrupt, printTable, sleep, writeJson } from './common';
+import { onInterrupt, sleep, wholeNumberFlag, writeJson } from './common';
 import {
+  drillsPassed,
   openDrillContext,
+  printDrillReport,
   resumes,
   runDrill,
   workerLossDrill,
@@ -86,13 +88,7 @@ function parseOptions(argv: string[]): ProductionDrillOptions | 'help' {
     },
   });
   if (values.help) return 'help';
-  const num = (flag: string, raw: string | undefined, fallback: number, min: number, max: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`${flag} must be a whole number ${min}-${max}`);
-    return n;
-  };
+  const num = wholeNumberFlag;
   if (values.only !== undefined && !(PRODUCTION_DRILLS as readonly string[]).includes(values.only)) {
     throw new Error(`--only must be one of ${PRODUCTION_DRILLS.join(', ')}`);
   }
@@ -278,29 +274,11 @@ export async function runProductionDrills(argv: string[]): Promise<number> {
         ctx = undefined;
       }
     }
-    console.log(
-      `\nProduction-shape drills (Temporal ${opts.layout === 'split' ? 'as four service processes' : 'in one process'} ` +
+    printDrillReport(
+      `Production-shape drills (Temporal ${opts.layout === 'split' ? 'as four service processes' : 'in one process'} ` +
         `on PostgreSQL, ${opts.workers} worker processes, GRAPH_MAX_REQUESTS_PER_SECOND=${opts.graphRate})`,
+      results,
     );
-    printTable(
-      ['drill', 'started', 'Completed', 'AwaitingManualReset', 'lost', 'mismatched', 'no reason', 'seconds'],
-      results.map((r) => [
-        r.name,
-        r.started,
-        r.completed,
-        r.awaitingManualReset,
-        r.lost,
-        r.mismatched,
-        r.withoutReason,
-        r.seconds,
-      ]),
-    );
-    for (const r of results) {
-      console.log(`\n${r.name}: ${r.notes.join('; ') || 'no notes'}`);
-      if (Object.keys(r.reasons).length > 0)
-        console.log(`  AwaitingManualReset reasons: ${JSON.stringify(r.reasons)}`);
-      for (const p of r.problems) console.log(`  problem: ${p}`);
-    }
     writeJson(opts.out, {
       when: new Date().toISOString(),
       shape: { layout: opts.layout, workers: opts.workers, graphRate: opts.graphRate },
@@ -311,7 +289,7 @@ export async function runProductionDrills(argv: string[]): Promise<number> {
       drills: results,
     });
     console.log(`\nresults: ${opts.out}`);
-    return results.every((r) => r.lost === 0 && r.mismatched === 0 && r.withoutReason === 0) ? 0 : 1;
+    return drillsPassed(results) ? 0 : 1;
   } finally {
     uninstall();
     await ctx?.close();
