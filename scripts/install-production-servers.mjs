@@ -74,7 +74,17 @@ if (
   process.exit(0);
 }
 
-const goVersion = spawnSync('go', ['env', 'GOVERSION'], {
+// `go` on the PATH, else where the official tarball puts it (a non-login shell may lack its PATH).
+const goBinary = [process.env.GO_BINARY, 'go', '/usr/local/go/bin/go'].find(
+  (candidate) => candidate && spawnSync(candidate, ['version'], { stdio: 'ignore' }).status === 0,
+);
+if (!goBinary) {
+  fail(
+    'Go 1.21 or newer is needed to build the Temporal server and is not on the PATH: install Go ' +
+      '(the official tarball installs into /usr/local/go/bin) or set GO_BINARY, then run this again.',
+  );
+}
+const goVersion = spawnSync(goBinary, ['env', 'GOVERSION'], {
   encoding: 'utf8',
   env: { ...process.env, GOTOOLCHAIN: 'local' },
 });
@@ -106,7 +116,7 @@ const goEnv = {
 
 function go(args, what) {
   const t0 = Date.now();
-  const res = spawnSync('go', args, { env: goEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+  const res = spawnSync(goBinary, args, { env: goEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   if (res.status !== 0) {
     fail(
       `${what} failed (go ${args.join(' ')}); it needs the Go module proxy. Fix that, then run this again.`,
@@ -123,7 +133,7 @@ function install(pkg, version, name) {
 }
 
 function moduleDir(module, version) {
-  const res = spawnSync('go', ['mod', 'download', '-json', `${module}@v${version}`], {
+  const res = spawnSync(goBinary, ['mod', 'download', '-json', `${module}@v${version}`], {
     env: goEnv,
     encoding: 'utf8',
   });
@@ -163,7 +173,7 @@ writeFileSync(join(workDir, 'installed.json'), wanted);
 rmSync(installDir, { recursive: true, force: true });
 renameSync(workDir, installDir);
 if (!process.env.KEEP_GO_CACHE) {
-  spawnSync('go', ['clean', '-modcache'], { env: { ...goEnv, GOTOOLCHAIN: 'local' }, stdio: 'ignore' });
+  spawnSync(goBinary, ['clean', '-modcache'], { env: { ...goEnv, GOTOOLCHAIN: 'local' }, stdio: 'ignore' });
   rmSync(cacheDir, { recursive: true, force: true });
 }
 say(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s (${version.stdout.trim()}).`);
