@@ -145,13 +145,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
   await waitUntil(
     'PostgreSQL',
     proc,
-    async () => {
-      const res = await run(postgresBinary('pg_isready'), ['-h', host, '-p', String(opts.port), '-q']).then(
-        () => true,
-        () => false,
-      );
-      return res;
-    },
+    () => run(postgresBinary('pg_isready'), ['-h', host, '-p', String(opts.port), '-q']).then(() => true),
     60_000,
   );
   return Object.assign(proc, {
