@@ -541,7 +541,7 @@ async function main(io: CliIo): Promise<number> {
   if (io.argv.includes('--production')) {
     // Imported here: production-bench.ts imports rateWindows from this file.
     const { runProductionBench } = await import('./production-bench');
-    return runProductionBench(io.argv.filter((a) => a !== '--production'));
+    return runProductionBench({ ...io, argv: io.argv.filter((a) => a !== '--production') });
   }
   const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');

@@ -117,21 +117,6 @@ export function writeJson(file: string, data: unknown): void {
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
-/** A whole-number option from `min` to `max`; `fallback` when absent; a usage error otherwise. */
-export function wholeNumberFlag(
-  flag: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`${flag} must be a whole number ${min}-${max}`);
-  return n;
-}
-
 /** Runs `cleanup` once on SIGINT/SIGTERM, then exits 130; returns a function that uninstalls it. */
 export function onInterrupt(cleanup: () => Promise<void>): () => void {
   let stopping = false;

@@ -172,7 +172,7 @@ function openBaoOutageDrill(stack: DrillStack, size: number, downMs: number): Dr
 
 async function main(io: CliIo): Promise<number> {
   if (io.argv.includes('--production')) {
-    return runProductionDrills(io.argv.filter((a) => a !== '--production'));
+    return runProductionDrills({ ...io, argv: io.argv.filter((a) => a !== '--production') });
   }
   const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { CliIo } from '../src/cli/cli-io';
+import { wholeNumberFlag } from '../src/cli/flag-values';
+import { parseFlags } from '../src/cli/parse-flags';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort, startOpenBaoDev, startTemporalDevServer } from '../src/local-stack/processes';
 import { ensureProductionBinaries } from '../src/local-stack/production-binaries';
@@ -23,7 +25,6 @@ import {
   printTable,
   randomIdBase,
   round,
-  wholeNumberFlag,
   writeJson,
 } from './common';
 import { openDrillContext, type DrillContext, type DrillTarget } from './drill-lib';
@@ -55,26 +56,18 @@ interface Options {
   out: string;
 }
 
-function parseOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      size: { type: 'string' },
-      workers: { type: 'string' },
-      rate: { type: 'string' },
-      'rate-numbers': { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
-  const int = wholeNumberFlag;
-  const rate = int('--rate', values.rate, 5, 1, 500);
+function parseOptions(io: CliIo): Options {
+  const { values } = parseFlags(io, { strings: 'size workers rate rate-numbers out', help: HELP });
+  const rate = wholeNumberFlag('--rate', values.rate, { fallback: 5, max: 500 });
   return {
-    size: int('--size', values.size, 300, 10, 20_000),
-    workers: int('--workers', values.workers, 3, 2, 16),
+    size: wholeNumberFlag('--size', values.size, { fallback: 300, min: 10, max: 20_000 }),
+    workers: wholeNumberFlag('--workers', values.workers, { fallback: 3, min: 2, max: 16 }),
     rate,
-    rateNumbers: int('--rate-numbers', values['rate-numbers'], 30 * rate, 10, 5_000),
+    rateNumbers: wholeNumberFlag('--rate-numbers', values['rate-numbers'], {
+      fallback: 30 * rate,
+      min: 10,
+      max: 5_000,
+    }),
     out: resolve(values.out ?? 'bench-results/bench-production.json'),
   };
 }
@@ -180,18 +173,9 @@ async function measure(
   return { throughput, caps };
 }
 
-export async function runProductionBench(argv: string[]): Promise<number> {
-  let opts: Options | 'help';
-  try {
-    opts = parseOptions(argv);
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message} (see --production --help)`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
+/** `npm run bench -- --production ...`: the options after --production. */
+export async function runProductionBench(io: CliIo): Promise<number> {
+  const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   ensureProductionBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'pin-onboarding-bench-production-'));

@@ -7,14 +7,17 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { CliIo } from '../src/cli/cli-io';
+import { wholeNumberFlag } from '../src/cli/flag-values';
+import { parseFlags } from '../src/cli/parse-flags';
+import { UsageError } from '../src/cli/usage-error';
 import { startGraphSandbox } from '../src/graph-sandbox/server';
 import { freePort, type ManagedProcess } from '../src/local-stack/processes';
 import { ensureProductionBinaries } from '../src/local-stack/production-binaries';
 import { startProductionStack, type ProductionStack } from '../src/local-stack/production-stack';
 import type { TemporalLayout } from '../src/local-stack/temporal-server';
 import { installRuntimeLogging } from '../src/temporal/runtime-logging';
-import { onInterrupt, sleep, wholeNumberFlag, writeJson } from './common';
+import { onInterrupt, sleep, writeJson } from './common';
 import {
   drillsPassed,
   openDrillContext,
@@ -71,35 +74,25 @@ interface ProductionDrillOptions {
   out: string;
 }
 
-function parseOptions(argv: string[]): ProductionDrillOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      size: { type: 'string' },
-      workers: { type: 'string' },
-      only: { type: 'string' },
-      'graph-rate': { type: 'string' },
-      'temporal-down': { type: 'string' },
-      'postgres-down': { type: 'string' },
-      'vault-sealed': { type: 'string' },
-      'single-process': { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+function parseOptions(io: CliIo): ProductionDrillOptions {
+  const { values } = parseFlags(io, {
+    strings: 'size workers only graph-rate temporal-down postgres-down vault-sealed out',
+    booleans: 'single-process',
+    help: HELP,
   });
-  if (values.help) return 'help';
-  const num = wholeNumberFlag;
   if (values.only !== undefined && !(PRODUCTION_DRILLS as readonly string[]).includes(values.only)) {
-    throw new Error(`--only must be one of ${PRODUCTION_DRILLS.join(', ')}`);
+    throw new UsageError(`--only must be one of ${PRODUCTION_DRILLS.join(', ')}`);
   }
+  const seconds = (flag: string, raw: string | undefined, fallback: number) =>
+    wholeNumberFlag(flag, raw, { fallback, min: 0, max: 3_600 }) * 1000;
   return {
-    size: num('--size', values.size, 300, 1, 5_000),
-    workers: num('--workers', values.workers, 3, 2, 16),
+    size: wholeNumberFlag('--size', values.size, { fallback: 300, max: 5_000 }),
+    workers: wholeNumberFlag('--workers', values.workers, { fallback: 3, min: 2, max: 16 }),
     only: values.only as ProductionDrill | undefined,
-    graphRate: num('--graph-rate', values['graph-rate'], 10, 1, 1_000),
-    temporalDownMs: num('--temporal-down', values['temporal-down'], 10, 0, 3_600) * 1000,
-    postgresDownMs: num('--postgres-down', values['postgres-down'], 10, 0, 3_600) * 1000,
-    vaultSealedMs: num('--vault-sealed', values['vault-sealed'], 30, 0, 3_600) * 1000,
+    graphRate: wholeNumberFlag('--graph-rate', values['graph-rate'], { fallback: 10, max: 1_000 }),
+    temporalDownMs: seconds('--temporal-down', values['temporal-down'], 10),
+    postgresDownMs: seconds('--postgres-down', values['postgres-down'], 10),
+    vaultSealedMs: seconds('--vault-sealed', values['vault-sealed'], 30),
     layout: values['single-process'] ? 'single' : 'split',
     out: resolve(values.out ?? 'bench-results/drill-production.json'),
   };
@@ -193,18 +186,9 @@ function openBaoSealDrill(stack: ProductionStack, size: number, sealedMs: number
 
 const SANDBOX_TOKEN = 'drill-graph-token';
 
-export async function runProductionDrills(argv: string[]): Promise<number> {
-  let opts: ProductionDrillOptions | 'help';
-  try {
-    opts = parseOptions(argv);
-  } catch (err) {
-    console.error(`drill: ${(err as Error).message} (see --production --help)`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
+/** `npm run drill -- --production ...`: the options after --production. */
+export async function runProductionDrills(io: CliIo): Promise<number> {
+  const opts = parseOptions(io);
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
   ensureProductionBinaries();
   const chosen = opts.only ? [opts.only] : [...PRODUCTION_DRILLS];

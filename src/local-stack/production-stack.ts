@@ -32,6 +32,8 @@ import {
 } from './temporal-server';
 import { startTemporalUi } from './temporal-ui';
 import { startWorkerProcess } from './worker-processes';
+import { WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
+import { stackWorkerEnv } from './stack-worker';
 
 export const defaultProductionDataDir = join(localDataRoot, 'production-stack');
 
@@ -69,28 +71,19 @@ export interface ProductionStack extends LocalStack {
   restartPostgres(downMs: number): Promise<void>;
 }
 
-/** Written by workerAppRoleService into the data folder. */
-interface AppRoleFile {
-  roleId: string;
-  secretId: string;
-}
-
+/**
+ * The worker processes' environment: the stack worker's (the caller's, minus anything pointing at
+ * another Temporal or vault; this stack's addresses and the worker's AppRole), once the AppRole and
+ * the Graph sandbox services have run.
+ */
 function workerVariables(core: LocalStackCore, services: readonly ExtraService[]): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TEMPORAL_ADDRESS: core.temporalAddress,
-    TEMPORAL_NAMESPACE: core.namespace,
-    VAULT_ADDR: core.vaultAddress,
-    VAULT_TOKEN: undefined,
-  };
-  for (const service of services) Object.assign(env, service.env);
-  const appRoleFile = join(core.dataDir, 'worker-approle.json');
-  if (existsSync(appRoleFile)) {
-    const appRole = JSON.parse(readFileSync(appRoleFile, 'utf8')) as AppRoleFile;
-    env.VAULT_ROLE_ID = appRole.roleId;
-    env.VAULT_SECRET_ID = appRole.secretId;
+  const appRoleFile = join(core.dataDir, WORKER_APPROLE_FILE_NAME);
+  const graphBaseUrl = services.map((s) => s.env?.GRAPH_BASE_URL).find((url) => url !== undefined);
+  if (!existsSync(appRoleFile) || graphBaseUrl === undefined) {
+    throw new Error('worker processes need the worker AppRole and Graph sandbox services of the stack');
   }
-  return env;
+  const appRole = JSON.parse(readFileSync(appRoleFile, 'utf8')) as { roleId: string; secretId: string };
+  return stackWorkerEnv(process.env, core, graphBaseUrl, appRole);
 }
 
 export async function startProductionStack(opts: ProductionStackOptions = {}): Promise<ProductionStack> {
@@ -193,7 +186,7 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
     };
     for (const startService of opts.extraServices ?? []) services.push(await startService(core));
 
-    const workerEnv = workerVariables(core, services);
+    const workerEnv = (opts.workers ?? 0) > 0 ? workerVariables(core, services) : {};
     const started = await Promise.allSettled(
       Array.from({ length: opts.workers ?? 0 }, (_, i) =>
         startWorkerProcess({
