@@ -249,6 +249,39 @@ describe('setTwoStepPin', () => {
   });
 });
 
+describe('getPhoneNumber', () => {
+  it('reads the documented fields of the number, asking for them by name', async () => {
+    const details = await client.getPhoneNumber({ phoneNumberId: NUMBER });
+    expect(details).toMatchObject({
+      id: NUMBER,
+      code_verification_status: 'VERIFIED',
+      platform_type: 'CLOUD_API',
+    });
+    const [entry] = sandbox.requests();
+    expect(entry).toMatchObject({ method: 'GET', path: `/v25.0/${NUMBER}`, status: 200 });
+  });
+
+  it('a throttled read is GraphThrottled; an expired token GraphAuthError', async () => {
+    sandbox.setScenario(NUMBER, { kind: 'throttled', times: 1, regainAccessMinutes: 1 });
+    expect(await failure(client.getPhoneNumber({ phoneNumberId: NUMBER }))).toMatchObject({
+      type: T.GraphThrottled,
+      retryable: true,
+    });
+    sandbox.setScenario(NUMBER, { kind: 'expiredToken' });
+    expect(await failure(client.getPhoneNumber({ phoneNumberId: NUMBER }))).toMatchObject({
+      type: T.GraphAuthError,
+      retryable: false,
+    });
+  });
+
+  it('refuses an id that is not digits before calling Meta', async () => {
+    expect((await failure(client.getPhoneNumber({ phoneNumberId: '1/../2' }))).type).toBe(
+      T.GraphInvalidParameter,
+    );
+    expect(sandbox.requests()).toHaveLength(0);
+  });
+});
+
 describe('listPhoneNumbers', () => {
   it('lists the numbers of a WABA, following cursors across pages', async () => {
     const numbers = Array.from({ length: 130 }, (_, i) => ({
