@@ -109,7 +109,7 @@ describe('classifyGraphResponse by Graph code', () => {
       expect(err.type).toBe(type);
       expect(err.retryable).toBe(retryable);
       expect(toApplicationFailure(err, 1).nonRetryable).toBe(!retryable);
-      expect(runbookFor({ step: STEP_OF[operation], type: err.type, graphCode: code })).toBe(book);
+      expect(runbookFor({ step: STEP_OF[operation], type: err.type })).toBe(book);
       expect(err.graphCode).toBe(code);
       expect(err.httpStatus).toBe(status);
       expect(err.fbtraceId).toBe('TRACE123');

@@ -1,8 +1,11 @@
 // The product's own refusal to make a registration call Meta would count past its limit. Raised
 // before the call, so the 11th call never leaves; the workflow waits until `budget.nextCallAllowedAt`.
+import type { FailureType } from '../workflows/failure-types';
 import type { RegistrationBudget } from './registration-budget';
 
 export const REGISTER_BUDGET_SPENT = 'RegisterBudgetSpent';
+/** What this module produces, in the workflow's failure vocabulary. */
+export const REGISTRATION_FAILURE_TYPES = [REGISTER_BUDGET_SPENT] as const satisfies readonly FailureType[];
 
 export class RegistrationBudgetError extends Error {
   override readonly name = 'RegistrationBudgetError';

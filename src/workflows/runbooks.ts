@@ -2,6 +2,7 @@
 // the job. The UI's current details, the status query and `npm run ops -- show` all print these.
 // "Change the PIN in WhatsApp Manager" appears only where the PIN itself is the problem: for every
 // other cause the stored PIN is fine and `retry` sends it again. Pure: runs inside the workflow.
+import type { FailureType } from './failure-types';
 
 export const RUNBOOK_IDS = [
   'pin-mismatch',
@@ -41,8 +42,7 @@ export interface Runbook {
 /** What a runbook needs to know about the failure (a StepFailure fits). */
 export interface RunbookCause {
   step: string;
-  type: string;
-  graphCode?: number;
+  type: FailureType;
 }
 
 export interface RunbookContext {
@@ -55,52 +55,53 @@ export interface RunbookContext {
 
 const REGISTRATION_STEP = 'registerPhoneNumber';
 
-/** The runbook for a failure: decided by the failure type, and by the step where Meta reuses codes. */
+// Every failure type has a runbook: a new type without one does not compile. Transient types get
+// one too, for when their retry window closes.
+const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((step: string) => RunbookId)> = {
+  GraphPinMismatch: 'pin-mismatch',
+  GraphRegisterPinRejected: 'pin-mismatch',
+  GraphPinGuessLimit: 'pin-guess-limit',
+  GraphAuthError: 'rotate-token',
+  GraphPermissionError: 'grant-permission',
+  GraphNumberNotVerified: 'verify-number',
+  GraphIncompleteDeregistration: 'deregister-then-retry',
+  // /register itself answering "not registered" is Meta's to explain; elsewhere it means the number
+  // needs registering and this run was not allowed to.
+  GraphNotRegistered: (step) => (step === REGISTRATION_STEP ? 'ask-meta' : 'register-number'),
+  GraphRegisterLimit: 'registration-budget',
+  RegisterBudgetSpent: 'registration-budget',
+  GraphAccountRestricted: 'account-restricted',
+  GraphUnknownNumber: 'unknown-number',
+  GraphInvalidParameter: 'invalid-request',
+  GraphThrottled: 'meta-unreachable',
+  GraphServerError: 'meta-unreachable',
+  GraphTimeout: 'meta-unreachable',
+  GraphConnectionError: 'meta-unreachable',
+  GraphMaintenance: 'meta-unreachable',
+  GraphNumberRecentlyDeleted: 'meta-unreachable',
+  RetriesExhausted: 'meta-unreachable',
+  GraphUnconfirmedSuccess: 'unconfirmed-answer',
+  GraphUnexpectedResponse: 'unconfirmed-answer',
+  VaultSealed: 'fix-vault',
+  VaultUnavailable: 'fix-vault',
+  VaultThrottled: 'fix-vault',
+  VaultPermissionDenied: 'fix-vault',
+  VaultBadRequest: 'fix-vault',
+  VaultCasMismatch: 'fix-vault',
+  VaultNotFound: 'fix-vault',
+  VaultMethodNotAllowed: 'fix-vault',
+  VaultConnectionError: 'fix-vault',
+  VaultLoginFailed: 'fix-vault',
+  PinSealError: 'fix-worker-keys',
+  ConfigError: 'fix-worker-keys',
+  NoStoredPin: 'unexpected',
+  UnexpectedError: 'unexpected',
+};
+
+/** The runbook for a failure: decided by its type, and by the step where Meta reuses codes. */
 export function runbookFor(cause: RunbookCause): RunbookId {
-  switch (cause.type) {
-    case 'GraphPinMismatch':
-    case 'GraphRegisterPinRejected':
-      return 'pin-mismatch';
-    case 'GraphPinGuessLimit':
-      return 'pin-guess-limit';
-    case 'GraphAuthError':
-      return 'rotate-token';
-    case 'GraphPermissionError':
-      return 'grant-permission';
-    case 'GraphNumberNotVerified':
-      return 'verify-number';
-    case 'GraphIncompleteDeregistration':
-      return 'deregister-then-retry';
-    case 'GraphNotRegistered':
-      // /register itself answering "not registered" is Meta's to explain; elsewhere it means the
-      // number needs registering and this run was not allowed to.
-      return cause.step === REGISTRATION_STEP ? 'ask-meta' : 'register-number';
-    case 'GraphRegisterLimit':
-    case 'RegisterBudgetSpent':
-      return 'registration-budget';
-    case 'GraphAccountRestricted':
-      return 'account-restricted';
-    case 'GraphUnknownNumber':
-      return 'unknown-number';
-    case 'GraphInvalidParameter':
-      return 'invalid-request';
-    case 'GraphThrottled':
-    case 'GraphServerError':
-    case 'GraphTimeout':
-    case 'GraphConnectionError':
-    case 'GraphMaintenance':
-    case 'GraphNumberRecentlyDeleted':
-    case 'RetriesExhausted':
-      return 'meta-unreachable';
-    case 'GraphUnconfirmedSuccess':
-    case 'GraphUnexpectedResponse':
-      return 'unconfirmed-answer';
-    case 'PinSealError':
-    case 'ConfigError':
-      return 'fix-worker-keys';
-    default:
-      return cause.type.startsWith('Vault') ? 'fix-vault' : 'unexpected';
-  }
+  const entry = RUNBOOK_BY_TYPE[cause.type];
+  return typeof entry === 'function' ? entry(cause.step) : entry;
 }
 
 function storedPin(ctx: RunbookContext): string {
