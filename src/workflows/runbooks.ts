@@ -13,6 +13,7 @@ export const RUNBOOK_IDS = [
   'deregister-then-retry',
   'register-number',
   'registration-budget',
+  'account-locked',
   'account-restricted',
   'unknown-number',
   'invalid-request',
@@ -26,15 +27,17 @@ export const RUNBOOK_IDS = [
 
 export type RunbookId = (typeof RUNBOOK_IDS)[number];
 
-/** How the operator finishes: `retry` re-runs the failed step; `manualReset` records a PIN set by hand. */
-export type RunbookFinish = 'retry' | 'manualReset or retry';
+/** The signal that finishes: `retry` re-runs the failed step; `manualReset` records a PIN set by hand. */
+export type NextAction = 'retry' | 'manualReset';
 
 export interface Runbook {
   id: RunbookId;
   title: string;
   /** True only where the number's two-step PIN is what has to change. */
   pinIsTheProblem: boolean;
-  finish: RunbookFinish;
+  nextAction: NextAction;
+  /** What to do before that signal, when the cause decides it (else the failure type's own fix). */
+  fix?: string;
   /** Numbered steps, Markdown, with the stored PIN's location filled in. */
   steps: string[];
 }
@@ -42,7 +45,9 @@ export interface Runbook {
 /** What a runbook needs to know about the failure (a StepFailure fits). */
 export interface RunbookCause {
   step: string;
-  type: FailureType;
+  /** A vocabulary type; anything else (an older run's name) gets the "unexpected" runbook. */
+  type: FailureType | (string & {});
+  graphCode?: number;
 }
 
 export interface RunbookContext {
@@ -57,7 +62,7 @@ const REGISTRATION_STEP = 'registerPhoneNumber';
 
 // Every failure type has a runbook: a new type without one does not compile. Transient types get
 // one too, for when their retry window closes.
-const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((step: string) => RunbookId)> = {
+const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((cause: RunbookCause) => RunbookId)> = {
   GraphPinMismatch: 'pin-mismatch',
   GraphRegisterPinRejected: 'pin-mismatch',
   GraphPinGuessLimit: 'pin-guess-limit',
@@ -67,10 +72,12 @@ const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((step: string) => Runboo
   GraphIncompleteDeregistration: 'deregister-then-retry',
   // /register itself answering "not registered" is Meta's to explain; elsewhere it means the number
   // needs registering and this run was not allowed to.
-  GraphNotRegistered: (step) => (step === REGISTRATION_STEP ? 'ask-meta' : 'register-number'),
+  GraphNotRegistered: ({ step }) => (step === REGISTRATION_STEP ? 'ask-meta' : 'register-number'),
   GraphRegisterLimit: 'registration-budget',
   RegisterBudgetSpent: 'registration-budget',
-  GraphAccountRestricted: 'account-restricted',
+  // 368 is a policy block; 131031 is a lock, which Meta also answers when request data such as the
+  // PIN does not match what the account holds (at /register it arrives as GraphRegisterPinRejected).
+  GraphAccountRestricted: ({ graphCode }) => (graphCode === 368 ? 'account-restricted' : 'account-locked'),
   GraphUnknownNumber: 'unknown-number',
   GraphInvalidParameter: 'invalid-request',
   GraphThrottled: 'meta-unreachable',
@@ -100,8 +107,18 @@ const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((step: string) => Runboo
 
 /** The runbook for a failure: decided by its type, and by the step where Meta reuses codes. */
 export function runbookFor(cause: RunbookCause): RunbookId {
-  const entry = RUNBOOK_BY_TYPE[cause.type];
-  return typeof entry === 'function' ? entry(cause.step) : entry;
+  const entry = (RUNBOOK_BY_TYPE as Partial<Record<string, (typeof RUNBOOK_BY_TYPE)[FailureType]>>)[
+    cause.type
+  ];
+  if (entry === undefined) return 'unexpected';
+  return typeof entry === 'function' ? entry(cause) : entry;
+}
+
+/** Where to read the stored PIN, for the PIN runbooks (never the PIN itself). */
+function storedPinReadout(ctx: RunbookContext): string {
+  return ctx.vault
+    ? `Read the stored PIN with \`bao kv get -version=${ctx.vault.version} ${ctx.vault.path}\`, field \`pin\`.`
+    : 'No PIN is stored yet: send `retry` instead.';
 }
 
 function storedPin(ctx: RunbookContext): string {
@@ -110,18 +127,24 @@ function storedPin(ctx: RunbookContext): string {
     : 'the stored PIN (none is stored yet: send `retry` instead)';
 }
 
-/** The WhatsApp Manager path to a number's two-step settings; used only by PIN runbooks. */
-export function twoStepSettingsPath(): string {
-  return (
-    'Meta Business Settings > Accounts > WhatsApp Accounts > the client WABA > Settings > ' +
-    'WhatsApp Manager > Phone numbers > this number > Settings > Two-step verification'
-  );
+/** WhatsApp Manager's Change PIN steps, set to the stored version; used only by PIN runbooks. */
+export function changePinProcedure(vault: { path: string; version: number } | undefined): string {
+  const where = vault
+    ? `the PIN stored at \`${vault.path}\`, version ${vault.version}`
+    : 'a PIN that is stored in the vault first (no PIN was stored for this number yet: prefer `retry`)';
+  return [
+    `In WhatsApp Manager, set the two-step PIN of this number to ${where}:`,
+    '1. Open Meta Business Settings, then Accounts > WhatsApp Accounts, and pick the client WABA.',
+    '2. Open WhatsApp Manager for that account (its Settings tab), then Phone numbers.',
+    '3. Choose this phone number, open its Settings, then Two-step verification.',
+    '4. Choose Change PIN, type the stored PIN, confirm it, and save.',
+  ].join('\n');
 }
 
 const RETRY = 'Send `retry`: the failed step runs again with the same stored PIN and a fresh retry budget.';
 
 export function runbook(id: RunbookId, ctx: RunbookContext): Runbook {
-  const base = { id, pinIsTheProblem: false, finish: 'retry' as RunbookFinish };
+  const base = { id, pinIsTheProblem: false, nextAction: 'retry' as NextAction };
   switch (id) {
     case 'pin-mismatch':
       return {
@@ -130,9 +153,10 @@ export function runbook(id: RunbookId, ctx: RunbookContext): Runbook {
         pinIsTheProblem: true,
         steps: [
           'Meta refused the stored PIN: the number has another two-step PIN. The product never tries a second PIN.',
-          `In WhatsApp Manager (${twoStepSettingsPath()}), choose **Change PIN** and set it to ${storedPin(ctx)}; or choose **Turn off two-step verification** (Meta mails a confirmation link to the business).`,
+          `${changePinProcedure(ctx.vault)}\n\n   Or, on the same page, choose **Turn off two-step verification** (Meta mails a confirmation link to the business). ${storedPinReadout(ctx)}`,
           `${RETRY} Registration then succeeds with the stored PIN, which becomes (or already is) the number's two-step PIN.`,
         ],
+        fix: "set the number's two-step PIN in WhatsApp Manager to the stored one, or turn two-step verification off there",
       };
     case 'pin-guess-limit':
       return {
@@ -188,12 +212,13 @@ export function runbook(id: RunbookId, ctx: RunbookContext): Runbook {
       return {
         ...base,
         title: 'The number is not registered on Cloud API, and this run was not allowed to register it',
+        nextAction: 'manualReset',
+        fix: 'register the number with the stored PIN (or start its onboarding again with register: always)',
         steps: [
           'Meta says the number is not registered. This onboarding was started with `register: never`, so the product did not register it.',
           'Start the onboarding again with `register: always` (or `auto`), or register it yourself with the stored PIN; registration counts against the budget of 10 calls per 72 hours.',
-          `Or, after registering it yourself with ${storedPin(ctx)}, send \`manualReset\`.`,
+          `After registering it yourself with ${storedPin(ctx)}, send \`manualReset\`.`,
         ],
-        finish: 'manualReset or retry',
       };
     case 'registration-budget':
       return {
@@ -205,10 +230,23 @@ export function runbook(id: RunbookId, ctx: RunbookContext): Runbook {
           `After that time, ${RETRY.charAt(0).toLowerCase()}${RETRY.slice(1)}`,
         ],
       };
+    case 'account-locked':
+      return {
+        ...base,
+        title: 'The business account is locked, or Meta did not accept the PIN',
+        pinIsTheProblem: true,
+        nextAction: 'manualReset',
+        fix: 'set the stored PIN by hand in WhatsApp Manager (the steps below)',
+        steps: [
+          'Meta answered 131031: the account is locked, or data in the request (such as the PIN) did not match what the account holds.',
+          `${changePinProcedure(ctx.vault)}\n\n   ${storedPinReadout(ctx)}`,
+          'Then send `manualReset`. If WhatsApp Manager shows a lock instead, resolve it there and send `retry`.',
+        ],
+      };
     case 'account-restricted':
       return {
         ...base,
-        title: 'The business account is locked or restricted',
+        title: 'The business account is restricted for a policy violation',
         steps: [
           'Open the WABA in Business Manager and WhatsApp Manager: resolve the policy restriction or the lock Meta shows there (appeal if needed).',
           RETRY,
