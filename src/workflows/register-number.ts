@@ -54,6 +54,12 @@ import { awaitingManualResetDetails, procedureText, progressDetails, runbookOf }
  */
 export const REGISTRATION_PATCH = 'register-on-cloud-api';
 
+/**
+ * Added to a budget wait: the workflow's, the worker's and Meta's clocks differ by up to seconds, and
+ * a call made a moment early would be refused again (and counted). Negligible against 72 hours.
+ */
+const BUDGET_WAIT_MARGIN_MS = 30_000;
+
 type OperatorRequest =
   { kind: 'manualReset'; input: ManualResetInput } | { kind: 'retry'; input: RetryInput };
 
@@ -228,7 +234,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
           phoneNumberId,
           until: reg.waitingUntil,
         });
-        await sleep(Math.max(1_000, Date.parse(reg.budget.nextCallAllowedAt) - Date.now()));
+        await sleep(Date.parse(reg.budget.nextCallAllowedAt) - Date.now() + BUDGET_WAIT_MARGIN_MS);
         reg.waitingUntil = undefined;
       }
     }
