@@ -134,13 +134,35 @@ describe('registration waits on the time-skipping server', { timeout: 120_000 },
     const result = (await (
       await start({ phoneNumberId: id, register: 'always' })
     ).result()) as RegisterNumberResult;
-    expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'Completed', registration: 'registered' });
+    expect(result, JSON.stringify(result)).toMatchObject({
+      outcome: 'Completed',
+      registration: 'registered',
+    });
     const [first, second, ...more] = registerCalls.get(id) ?? [];
     expect(more).toEqual([]);
     expect(second! - first!).toBeGreaterThanOrEqual(REGISTRATION_WINDOW_MS);
     expect(second! - first!).toBeLessThan(REGISTRATION_WINDOW_MS + HOUR);
     expect(registerPaths(id).map((r) => r.graphCode ?? 200)).toEqual([133016, 200]);
     await expectRegisteredWithVaultPin(id);
+  });
+
+  it('133016 again after the wait: parks with the budget runbook, naming when the next call is allowed', async () => {
+    const [id] = phoneNumberIds(1) as [string];
+    sandbox.setupNumber(id, { registered: false });
+    sandbox.setScenario(id, { kind: 'registration', code: 133016, times: 2 });
+    await start({ phoneNumberId: id, register: 'always' });
+    await env.sleep('4d');
+    const parked = await waitForStatus(id, (s) => s.stage === 'AwaitingManualReset');
+    expect(parked.lastError).toMatchObject({ step: 'registerPhoneNumber', type: 'GraphRegisterLimit' });
+    expect(parked.runbook).toBe('registration-budget');
+    expect(parked.procedure).toContain(parked.registration!.budget!.nextCallAllowedAt);
+    // The first call has left the 72-hour window by now; the weekly reading still counts both.
+    expect(parked.registration?.budget).toMatchObject({
+      usedInWindow: 1,
+      registersThisWeek: 2,
+      canRegisterNow: false,
+    });
+    expect(registerCalls.get(id)).toHaveLength(2);
   });
 
   it('133015: waits five minutes, then registers', async () => {

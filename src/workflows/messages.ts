@@ -67,13 +67,6 @@ export const REGISTER_CHOICES: readonly RegisterChoice[] = ['always', 'never', '
 /** What a number gets when its input names no choice. */
 export const DEFAULT_REGISTER_CHOICE: RegisterChoice = 'auto';
 
-export function registerChoiceProblem(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  return typeof value === 'string' && (REGISTER_CHOICES as readonly string[]).includes(value)
-    ? undefined
-    : `"register" must be one of ${REGISTER_CHOICES.join(', ')} (got ${JSON.stringify(value)})`;
-}
-
 /** How registration ended for this run. */
 export type RegistrationOutcome =
   | 'registered'
