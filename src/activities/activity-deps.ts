@@ -3,16 +3,12 @@
 // src/activities/ reads the environment.
 import type { Keyring } from '../crypto/keyring';
 import type { GraphApi } from '../graph/graph-client';
-import type {
-  RegistrationBudget,
-  RegistrationCallKind,
-  RegistrationLedger,
-} from '../registration/registration-budget';
+import type { RegistrationLedgerStore } from '../vault/pin-store';
 
 export type { GraphApi };
 
 /** The vault operations the activities need (src/vault/pin-store.ts provides them). */
-export interface PinVault {
+export interface PinVault extends RegistrationLedgerStore {
   storePin(input: {
     phoneNumberId: string;
     workflowId: string;
@@ -21,18 +17,6 @@ export interface PinVault {
   }): Promise<{ path: string; version: number }>;
   readPin(input: { phoneNumberId: string; version: number }): Promise<string>;
   markActive(input: { phoneNumberId: string; version: number }): Promise<void>;
-  /** Meta's registration budget, kept on the vault record (src/vault/pin-store.ts). */
-  readRegistrationLedger(phoneNumberId: string): Promise<RegistrationLedger>;
-  recordRegistrationCall(input: {
-    phoneNumberId: string;
-    kind: RegistrationCallKind;
-    now: number;
-  }): Promise<RegistrationBudget>;
-  recordRegistrationBlock(input: {
-    phoneNumberId: string;
-    until: number;
-    now: number;
-  }): Promise<RegistrationBudget>;
 }
 
 export interface ActivityDeps {

@@ -36,19 +36,8 @@ export interface PinKeyState {
   pendingVersion?: number;
 }
 
-export interface PinStore {
-  /** Stores the PIN as a new version (or finds the one a lost-response attempt already wrote). */
-  storePin(record: PinRecord): Promise<VaultLocation>;
-  /** Exactly that version's PIN; VaultNotFound when it is missing, deleted or destroyed. */
-  readPin(ref: { phoneNumberId: string; version: number }): Promise<string>;
-  /** Records that Meta now holds this version's PIN. */
-  markActive(ref: { phoneNumberId: string; version: number }): Promise<void>;
-  /** The key's versions and markers; undefined when nothing was ever stored for the number. */
-  describe(phoneNumberId: string): Promise<PinKeyState | undefined>;
-  /** The PIN Meta should hold, for tests and operators; undefined when none is active. */
-  readActivePin(phoneNumberId: string): Promise<{ pin: string; version: number } | undefined>;
-  /** "{mount}/{prefix}/{phoneNumberId}", the path shown in the workflow's status. */
-  logicalPath(phoneNumberId: string): string;
+/** Meta's registration budget, kept on the vault record's key metadata (docs/registration.md). */
+export interface RegistrationLedgerStore {
   /** The register/deregister calls recorded for the number (empty when none, or no key yet). */
   readRegistrationLedger(phoneNumberId: string): Promise<RegistrationLedger>;
   /**
@@ -67,6 +56,21 @@ export interface PinStore {
     until: number;
     now: number;
   }): Promise<RegistrationBudget>;
+}
+
+export interface PinStore extends RegistrationLedgerStore {
+  /** Stores the PIN as a new version (or finds the one a lost-response attempt already wrote). */
+  storePin(record: PinRecord): Promise<VaultLocation>;
+  /** Exactly that version's PIN; VaultNotFound when it is missing, deleted or destroyed. */
+  readPin(ref: { phoneNumberId: string; version: number }): Promise<string>;
+  /** Records that Meta now holds this version's PIN. */
+  markActive(ref: { phoneNumberId: string; version: number }): Promise<void>;
+  /** The key's versions and markers; undefined when nothing was ever stored for the number. */
+  describe(phoneNumberId: string): Promise<PinKeyState | undefined>;
+  /** The PIN Meta should hold, for tests and operators; undefined when none is active. */
+  readActivePin(phoneNumberId: string): Promise<{ pin: string; version: number } | undefined>;
+  /** "{mount}/{prefix}/{phoneNumberId}", the path shown in the workflow's status. */
+  logicalPath(phoneNumberId: string): string;
 }
 
 export interface PinStoreOptions {
