@@ -2,7 +2,12 @@
 // stack (a Temporal dev server and an OpenBao dev server on free ports, the Graph sandbox, the
 // product's workers), one per path a running workflow can be on, saved as the Web UI saves them.
 //
-//   npx tsx scripts/record-histories.ts
+//   npx tsx scripts/record-histories.ts [--only FILE[,FILE...]]
+//
+// --only rewrites just the named files: the five histories recorded before the workflow registered
+// numbers must stay as they were, since they are what runs started under that code look like.
+// Recordings whose workflow waits for days (Meta's 72-hour registration block) run on Temporal's
+// time-skipping test server instead of the dev server; their histories replay the same way.
 //
 // Run it again after a deliberate, versioned change to the workflow (and keep the old files while
 // workflows recorded under them can still be running). Payloads are encrypted with the fixtures'
@@ -14,12 +19,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
+import { parseArgs } from 'node:util';
 import { createDataConverter } from '../src/codec/data-converter';
 import { createKeyring } from '../src/crypto/keyring';
 import { createGraphClient } from '../src/graph/graph-client';
 import type { Scenario } from '../src/graph-sandbox/scenarios';
-import { startGraphSandbox } from '../src/graph-sandbox/server';
+import { startGraphSandbox, type SandboxNumberSetup } from '../src/graph-sandbox/server';
+import { serverBinary } from '../src/local-stack/server-binaries';
 import { freePort, startOpenBaoDev, startTemporalDevServer } from '../src/local-stack/processes';
 import { LOCAL_KV_MOUNT, LOCAL_PIN_PREFIX } from '../src/local-stack/product-services';
 import { createOnboardingWorkers } from '../src/worker/onboarding-workers';
@@ -47,6 +56,10 @@ interface Recording {
   input: RegisterNumberInput;
   /** What the sandbox does for this number at the start. */
   scenario?: Scenario;
+  /** How the number starts out in the sandbox (e.g. not registered yet). */
+  setup?: SandboxNumberSetup;
+  /** Recorded on the time-skipping test server: the run waits days of (skipped) time. */
+  timeSkipping?: boolean;
   /** What an operator does while the run is open; the run is then followed to its close. */
   operate?: (ctx: OperatorContext) => Promise<void>;
 }
@@ -125,6 +138,30 @@ const RECORDINGS: Recording[] = [
     input: { phoneNumberId: '100000000000005', tenant: 'fixture', manualResetDeadline: '3s' },
     scenario: { kind: 'expiredToken' },
   },
+  // Recorded with registration (the register-on-cloud-api patch): a number fresh from signup.
+  {
+    file: 'register-happy.json',
+    input: { phoneNumberId: '100000000000006', tenant: 'fixture', register: 'auto' },
+    setup: { registered: false },
+  },
+  {
+    file: 'register-133016-then-success.json',
+    input: { phoneNumberId: '100000000000007', tenant: 'fixture', register: 'always' },
+    setup: { registered: false },
+    scenario: { kind: 'registration', code: 133016, times: 1 },
+    timeSkipping: true,
+  },
+  {
+    file: 'register-133005-parked.json',
+    input: {
+      phoneNumberId: '100000000000008',
+      tenant: 'fixture',
+      register: 'always',
+      manualResetDeadline: '3s',
+    },
+    // A two-step PIN set by hand, different from any the product generates: Meta answers 133005.
+    setup: { registered: false, twoStepPin: '135024' },
+  },
 ];
 
 /** Worker and client identities name this host; the fixtures name the script instead. */
@@ -136,19 +173,61 @@ function anonymise(node: unknown): unknown {
   );
 }
 
+interface RecordingPlace {
+  client: Client;
+  sandbox: Awaited<ReturnType<typeof startGraphSandbox>>;
+}
+
+async function record(recording: Recording, { client, sandbox }: RecordingPlace): Promise<void> {
+  const { phoneNumberId } = recording.input;
+  if (recording.setup) sandbox.setupNumber(phoneNumberId, recording.setup);
+  sandbox.setScenario(phoneNumberId, recording.scenario);
+  const started = await startOnboarding(client, recording.input);
+  await recording.operate?.({
+    client,
+    phoneNumberId,
+    clearScenario: () => sandbox.setScenario(phoneNumberId, undefined),
+  });
+  const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId), started.runId);
+  const result: unknown = await handle.result();
+  const history = await handle.fetchHistory();
+  const json = anonymise(historyToJson(history));
+  writeFileSync(join(HISTORIES_DIR, recording.file), `${JSON.stringify(json, null, 2)}\n`);
+  const outcome = (result as { outcome?: string }).outcome;
+  console.log(`${recording.file}: ${history.events?.length ?? 0} events, outcome ${outcome}`);
+}
+
+function selectedRecordings(): Recording[] {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  if (values.only === undefined) return RECORDINGS;
+  const wanted = values.only.split(',').map((f) => f.trim());
+  const unknown = wanted.filter((f) => !RECORDINGS.some((r) => r.file === f));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only names no recording: ${unknown.join(', ')} (known: ${RECORDINGS.map((r) => r.file).join(', ')})`,
+    );
+  }
+  return RECORDINGS.filter((r) => wanted.includes(r.file));
+}
+
 async function main(): Promise<void> {
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
+  const recordings = selectedRecordings();
   const codecKeyring = readCodecKeysFile(join(HISTORIES_DIR, 'codec-keys.txt'));
   const dataConverter = createDataConverter(codecKeyring);
   const logDir = mkdtempSync(join(tmpdir(), 'record-histories-'));
   const stops: Array<() => Promise<unknown>> = [];
   try {
-    console.log('starting a Temporal dev server, OpenBao and the Graph sandbox...');
-    const [temporal, bao, sandbox] = await Promise.all([
+    console.log('starting a Temporal dev server, the time-skipping server, OpenBao and the Graph sandbox...');
+    const [temporal, timeSkipping, bao, sandbox] = await Promise.all([
       startTemporalDevServer({
         port: await freePort(),
         headless: true,
         logFile: join(logDir, 'temporal.log'),
+      }),
+      TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: serverBinary('temporal-test-server') } },
+        client: { dataConverter },
       }),
       startOpenBaoDev({
         port: await freePort(),
@@ -159,14 +238,31 @@ async function main(): Promise<void> {
     ]);
     stops.push(
       () => temporal.stop(),
+      () => timeSkipping.teardown(),
       () => bao.stop(),
       () => sandbox.close(),
     );
+    await timeSkipping.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: { OnboardingStatus: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+    });
     const vault = createVaultClient({
       address: bao.address,
       auth: { kind: 'token', token: bao.rootToken },
       timeoutMs: 5_000,
     });
+    const deps = {
+      // Thrown away at exit: the sealed PINs in the fixtures can never be opened.
+      sealingKeyring: createKeyring([{ kid: 'record-histories-throwaway', key: randomBytes(32) }]),
+      vault: createPinStore({ vault, mount: LOCAL_KV_MOUNT, prefix: LOCAL_PIN_PREFIX }),
+      graph: createGraphClient({
+        baseUrl: sandbox.url,
+        apiVersion: 'v25.0',
+        accessToken: GRAPH_TOKEN,
+        headersTimeoutMs: 5_000,
+        bodyTimeoutMs: 5_000,
+      }),
+    };
     const nativeConnection = await NativeConnection.connect({ address: temporal.address });
     stops.unshift(() => nativeConnection.close());
     const connection = await Connection.connect({ address: temporal.address });
@@ -175,39 +271,25 @@ async function main(): Promise<void> {
     const workers = await createOnboardingWorkers({
       connection: nativeConnection,
       namespace: temporal.namespace,
-      deps: {
-        // Thrown away at exit: the sealed PINs in the fixtures can never be opened.
-        sealingKeyring: createKeyring([{ kid: 'record-histories-throwaway', key: randomBytes(32) }]),
-        vault: createPinStore({ vault, mount: LOCAL_KV_MOUNT, prefix: LOCAL_PIN_PREFIX }),
-        graph: createGraphClient({
-          baseUrl: sandbox.url,
-          apiVersion: 'v25.0',
-          accessToken: GRAPH_TOKEN,
-          headersTimeoutMs: 5_000,
-          bodyTimeoutMs: 5_000,
-        }),
-      },
+      deps,
+      graphMaxRequestsPerSecond: 100,
+      dataConverter,
+    });
+    const skippingWorkers = await createOnboardingWorkers({
+      connection: timeSkipping.nativeConnection,
+      namespace: 'default',
+      deps,
       graphMaxRequestsPerSecond: 100,
       dataConverter,
     });
 
     await workers.runUntil(async () => {
-      for (const recording of RECORDINGS) {
-        const { phoneNumberId } = recording.input;
-        sandbox.setScenario(phoneNumberId, recording.scenario);
-        const started = await startOnboarding(client, recording.input);
-        await recording.operate?.({
-          client,
-          phoneNumberId,
-          clearScenario: () => sandbox.setScenario(phoneNumberId, undefined),
-        });
-        const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId), started.runId);
-        const result: unknown = await handle.result();
-        const history = await handle.fetchHistory();
-        const json = anonymise(historyToJson(history));
-        writeFileSync(join(HISTORIES_DIR, recording.file), `${JSON.stringify(json, null, 2)}\n`);
-        const outcome = (result as { outcome?: string }).outcome;
-        console.log(`${recording.file}: ${history.events?.length ?? 0} events, outcome ${outcome}`);
+      for (const recording of recordings.filter((r) => !r.timeSkipping))
+        await record(recording, { client, sandbox });
+    });
+    await skippingWorkers.runUntil(async () => {
+      for (const recording of recordings.filter((r) => r.timeSkipping)) {
+        await record(recording, { client: timeSkipping.client, sandbox });
       }
     });
   } finally {

@@ -135,6 +135,19 @@ describe('CSV', () => {
     expect(reasons[2]?.reason).toMatch(/^tenant must be at most 100 printable characters/);
   });
 
+  it('takes a register column (always, never, auto, any case) and refuses other words', async () => {
+    const text = ['phone_number_id,register', '111,always', '222,NEVER', '333,', '444,sometimes'].join('\n');
+    const result = await verdicts(text, 'csv');
+    expect(result.slice(0, 3)).toEqual([
+      { line: 2, valid: true, input: { phoneNumberId: '111', register: 'always' } },
+      { line: 3, valid: true, input: { phoneNumberId: '222', register: 'never' } },
+      { line: 4, valid: true, input: { phoneNumberId: '333' } },
+    ]);
+    expect(invalid(result[3]!).reason).toMatch(
+      /^"register" must be one of always, never, auto \(got "sometimes"\)/,
+    );
+  });
+
   it('accepts header spellings of the same column (Phone Number ID, phoneNumberId)', async () => {
     const result = await verdicts('Phone Number ID,WABA_ID\n123,456\n', 'csv');
     expect(result).toEqual([{ line: 2, valid: true, input: { phoneNumberId: '123', wabaId: '456' } }]);

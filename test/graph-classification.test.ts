@@ -6,12 +6,16 @@ import {
   classifyTransportError,
   GRAPH_FAILURE_TYPES as T,
   GraphError,
+  MAINTENANCE_DELAY_MS,
   NUMBER_RECENTLY_DELETED_DELAY_MS,
   PIN_GUESS_LIMIT_DEFAULT_DELAY_MS,
   redactSecrets,
   toApplicationFailure,
+  UNCONFIRMED_SUCCESS_MAX_ATTEMPTS,
   type GraphFailureType,
+  type GraphResponseInput,
 } from '../src/graph/graph-errors';
+import { runbook, runbookFor, RUNBOOK_IDS, type RunbookId } from '../src/workflows/runbooks';
 
 function graphBody(code: number, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -29,53 +33,110 @@ function classify(status: number, bodyText: string, headers: Record<string, stri
   return classifyGraphResponse({ status, headers, bodyText });
 }
 
-const CODE_TABLE: Array<[code: number, httpStatus: number, type: GraphFailureType, retryable: boolean]> = [
-  [0, 401, T.GraphAuthError, false],
-  [190, 401, T.GraphAuthError, false],
-  [3, 500, T.GraphPermissionError, false],
-  [10, 403, T.GraphPermissionError, false],
-  [200, 403, T.GraphPermissionError, false],
-  [250, 403, T.GraphPermissionError, false],
-  [299, 403, T.GraphPermissionError, false],
-  [4, 400, T.GraphThrottled, true],
-  [4, 429, T.GraphThrottled, true],
-  [17, 400, T.GraphThrottled, true],
-  [32, 400, T.GraphThrottled, true],
-  [613, 400, T.GraphThrottled, true],
-  [80007, 400, T.GraphThrottled, true],
-  [80007, 429, T.GraphThrottled, true],
-  [130429, 400, T.GraphThrottled, true],
-  [1, 400, T.GraphServerError, true],
-  [2, 503, T.GraphServerError, true],
-  [131000, 500, T.GraphServerError, true],
-  [131016, 500, T.GraphServerError, true],
-  [133004, 503, T.GraphServerError, true],
-  [33, 400, T.GraphUnknownNumber, false],
-  [100, 400, T.GraphInvalidParameter, false],
-  [131008, 400, T.GraphInvalidParameter, false],
-  [131009, 400, T.GraphInvalidParameter, false],
-  [131031, 403, T.GraphAccountRestricted, false],
-  [368, 403, T.GraphAccountRestricted, false],
-  [133005, 400, T.GraphPinMismatch, false],
-  [133008, 400, T.GraphPinGuessLimit, true],
-  [133009, 400, T.GraphPinGuessLimit, true],
-  [133010, 400, T.GraphUnknownNumber, false],
-  [133015, 400, T.GraphNumberRecentlyDeleted, true],
-  [133016, 400, T.GraphRegisterLimit, false],
-  [803, 404, T.GraphUnknownNumber, false],
+type Operation = NonNullable<GraphResponseInput['operation']>;
+type Row = [
+  code: number,
+  httpStatus: number,
+  type: GraphFailureType,
+  retryable: boolean,
+  runbook: RunbookId,
+  operation?: Operation,
 ];
 
+// Every code of the reference's first table, and of its registration table (docs/registration.md):
+// Meta's code -> the product's type, whether the activity retries it, and the operator's runbook if
+// the number parks on it. The runbook comes from the step the code arrived at (register or not).
+const CODE_TABLE: Row[] = [
+  [0, 401, T.GraphAuthError, false, 'rotate-token'],
+  [190, 401, T.GraphAuthError, false, 'rotate-token'],
+  [3, 500, T.GraphPermissionError, false, 'grant-permission'],
+  [10, 403, T.GraphPermissionError, false, 'grant-permission'],
+  [200, 403, T.GraphPermissionError, false, 'grant-permission'],
+  [250, 403, T.GraphPermissionError, false, 'grant-permission'],
+  [299, 403, T.GraphPermissionError, false, 'grant-permission'],
+  [4, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [4, 429, T.GraphThrottled, true, 'meta-unreachable'],
+  [17, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [32, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [613, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [80007, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [80007, 429, T.GraphThrottled, true, 'meta-unreachable'],
+  [130429, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [1, 400, T.GraphServerError, true, 'meta-unreachable'],
+  [2, 503, T.GraphServerError, true, 'meta-unreachable'],
+  [131000, 500, T.GraphServerError, true, 'meta-unreachable'],
+  [131016, 500, T.GraphServerError, true, 'meta-unreachable'],
+  [133004, 503, T.GraphServerError, true, 'meta-unreachable'],
+  [33, 400, T.GraphUnknownNumber, false, 'unknown-number'],
+  [100, 400, T.GraphInvalidParameter, false, 'invalid-request'],
+  [131008, 400, T.GraphInvalidParameter, false, 'invalid-request'],
+  [131009, 400, T.GraphInvalidParameter, false, 'invalid-request'],
+  [131031, 403, T.GraphAccountRestricted, false, 'account-locked'],
+  [368, 403, T.GraphAccountRestricted, false, 'account-restricted'],
+  [133005, 400, T.GraphPinMismatch, false, 'pin-mismatch', 'register'],
+  [133008, 400, T.GraphPinGuessLimit, true, 'pin-guess-limit', 'register'],
+  [133009, 400, T.GraphPinGuessLimit, true, 'pin-guess-limit', 'register'],
+  [133010, 400, T.GraphNotRegistered, false, 'register-number'],
+  [133015, 400, T.GraphNumberRecentlyDeleted, true, 'meta-unreachable', 'register'],
+  [133016, 400, T.GraphRegisterLimit, false, 'registration-budget', 'register'],
+  [803, 404, T.GraphUnknownNumber, false, 'unknown-number'],
+  // The registration table
+  [133000, 500, T.GraphIncompleteDeregistration, false, 'deregister-then-retry', 'register'],
+  [133006, 400, T.GraphNumberNotVerified, false, 'verify-number', 'register'],
+  [131045, 500, T.GraphNotRegistered, false, 'register-number'],
+  [131057, 500, T.GraphMaintenance, true, 'meta-unreachable'],
+  [2494100, 400, T.GraphMaintenance, true, 'meta-unreachable', 'register'],
+  [80008, 400, T.GraphThrottled, true, 'meta-unreachable'],
+  [131005, 403, T.GraphPermissionError, false, 'grant-permission'],
+  // 131031 at /register: locked, or the PIN did not match; 133010 from /register itself.
+  [131031, 403, T.GraphRegisterPinRejected, false, 'pin-mismatch', 'register'],
+  [133010, 400, T.GraphNotRegistered, false, 'ask-meta', 'register'],
+];
+
+const STEP_OF: Record<Operation, string> = {
+  setTwoStepPin: 'setTwoStepPin',
+  register: 'registerPhoneNumber',
+  readPhoneNumber: 'lookUpPhoneNumber',
+  listPhoneNumbers: 'listPhoneNumbers',
+};
+
 describe('classifyGraphResponse by Graph code', () => {
-  it.each(CODE_TABLE)('code %i (HTTP %i) -> %s, retryable %s', (code, status, type, retryable) => {
-    const err = classify(status, graphBody(code));
-    expect(err).toBeInstanceOf(GraphError);
-    expect(err.type).toBe(type);
-    expect(err.retryable).toBe(retryable);
-    expect(err.graphCode).toBe(code);
-    expect(err.httpStatus).toBe(status);
-    expect(err.fbtraceId).toBe('TRACE123');
-    expect(err.message).toContain(`Graph code ${code} (HTTP ${status})`);
-    expect(err.message).toContain('[fbtrace_id TRACE123]');
+  it.each(CODE_TABLE)(
+    'code %i (HTTP %i) -> %s, retryable %s, runbook %s (%s)',
+    (code, status, type, retryable, book, operation = 'setTwoStepPin') => {
+      const err = classifyGraphResponse({ status, bodyText: graphBody(code), operation });
+      expect(err).toBeInstanceOf(GraphError);
+      expect(err.type).toBe(type);
+      expect(err.retryable).toBe(retryable);
+      expect(toApplicationFailure(err, 1).nonRetryable).toBe(!retryable);
+      expect(runbookFor({ step: STEP_OF[operation], type: err.type, graphCode: code })).toBe(book);
+      expect(err.graphCode).toBe(code);
+      expect(err.httpStatus).toBe(status);
+      expect(err.fbtraceId).toBe('TRACE123');
+      expect(err.message).toContain(`Graph code ${code} (HTTP ${status})`);
+      expect(err.message).toContain('[fbtrace_id TRACE123]');
+    },
+  );
+
+  it('every runbook the table names has steps, and "Change PIN" only where the PIN is the problem', () => {
+    const ctx = { phoneNumberId: '1', vault: { path: 'secret/x/1', version: 2 } };
+    // 131031 is also Meta's answer to request data (the PIN) that does not match the account's.
+    const changesPin = new Set(['pin-mismatch', 'account-locked']);
+    for (const id of RUNBOOK_IDS) {
+      const book = runbook(id, ctx);
+      expect(book.steps.length).toBeGreaterThan(0);
+      expect(book.steps.join(' ').includes('Change PIN'), id).toBe(changesPin.has(id));
+      expect(book.pinIsTheProblem, id).toBe(changesPin.has(id) || id === 'pin-guess-limit');
+    }
+    expect(runbook('pin-mismatch', ctx).steps.join(' ')).toContain('version 2');
+    expect(runbook('rotate-token', ctx).steps.join(' ')).toMatch(/token/);
+    expect(runbook('grant-permission', ctx).steps.join(' ')).toMatch(/linked to the client's WABA/);
+    expect(runbook('verify-number', ctx).steps.join(' ')).toMatch(/Verify ownership/);
+    expect(runbook('deregister-then-retry', ctx).steps.join(' ')).toMatch(/Deregister the number again/);
+    expect(runbookFor({ step: 'storePinInVault', type: 'VaultSealed' })).toBe('fix-vault');
+    expect(runbookFor({ step: 'registerPhoneNumber', type: 'RegisterBudgetSpent' })).toBe(
+      'registration-budget',
+    );
   });
 
   it('decides on the code, not the HTTP status or the message text', () => {
@@ -237,6 +298,28 @@ describe('waits stated by Meta', () => {
     expect(classify(400, graphBody(133008)).nextRetryDelayMs).toBe(PIN_GUESS_LIMIT_DEFAULT_DELAY_MS);
   });
 
+  it('maintenance mode (131057, 2494100): five minutes, or the wait Meta names', () => {
+    expect(classify(500, graphBody(131057)).nextRetryDelayMs).toBe(MAINTENANCE_DELAY_MS);
+    const named = classify(
+      400,
+      graphBody(2494100, {
+        error_data: { messaging_product: 'whatsapp', details: 'try again in 10 minutes' },
+      }),
+    );
+    expect(named.nextRetryDelayMs).toBe(600_000);
+    expect(toApplicationFailure(named, 1).nextRetryDelay).toBe(600_000);
+  });
+
+  it('131031 means a PIN problem only at /register; 133000 on HTTP 500 is not retried', () => {
+    expect(classifyGraphResponse({ status: 403, bodyText: graphBody(131031) }).type).toBe(
+      T.GraphAccountRestricted,
+    );
+    expect(
+      classifyGraphResponse({ status: 403, bodyText: graphBody(131031), operation: 'register' }).type,
+    ).toBe(T.GraphRegisterPinRejected);
+    expect(classify(500, graphBody(133000)).retryable).toBe(false);
+  });
+
   it('number recently deleted: five minutes', () => {
     expect(classify(400, graphBody(133015)).nextRetryDelayMs).toBe(NUMBER_RECENTLY_DELETED_DELAY_MS);
     expect(NUMBER_RECENTLY_DELETED_DELAY_MS).toBe(300_000);
@@ -280,13 +363,18 @@ describe('bodies that are not Graph errors: classified by HTTP status', () => {
     expect(classify(500, '{"oops":true}')).toMatchObject({ type: T.GraphServerError, retryable: true });
   });
 
-  it.each([['{"success":false}'], ['{}'], ['<html>ok</html>'], ['']])(
-    'a 2xx without {"success":true} (%s) is an unexpected response, not retried',
+  it.each([['{"success":false}'], ['{}'], ['ok'], ['<html>ok</html>'], ['']])(
+    'a 2xx without {"success":true} (%s) is an unconfirmed success, retried until attempt 3',
     (body) => {
       const err = classify(200, body);
-      expect(err.type).toBe(T.GraphUnexpectedResponse);
-      expect(err.retryable).toBe(false);
+      expect(err.type).toBe(T.GraphUnconfirmedSuccess);
+      expect(err.retryable).toBe(true);
       expect(err.httpStatus).toBe(200);
+      expect(UNCONFIRMED_SUCCESS_MAX_ATTEMPTS).toBe(3);
+      expect(toApplicationFailure(err, 1).nonRetryable).toBe(false);
+      expect(toApplicationFailure(err, 2).nonRetryable).toBe(false);
+      expect(toApplicationFailure(err, 3).nonRetryable).toBe(true);
+      expect(runbookFor({ step: 'registerPhoneNumber', type: err.type })).toBe('unconfirmed-answer');
     },
   );
 });

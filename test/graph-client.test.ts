@@ -249,6 +249,96 @@ describe('setTwoStepPin', () => {
   });
 });
 
+describe('registerPhoneNumber', () => {
+  const FRESH = '106540352242999';
+
+  it('registers with {"messaging_product":"whatsapp","pin"} and the PIN becomes the two-step PIN', async () => {
+    sandbox.setupNumber(FRESH, { registered: false });
+    const result = await client.registerPhoneNumber({ phoneNumberId: FRESH, pin: '010203' });
+    expect(result.fbtraceId).toMatch(/^A/);
+    expect(sandbox.numberState(FRESH)).toMatchObject({ registered: true, pin: '010203' });
+    expect(sandbox.requests()).toEqual([
+      expect.objectContaining({ method: 'POST', path: `/v25.0/${FRESH}/register`, status: 200 }),
+    ]);
+  });
+
+  it('a PIN mismatch is GraphPinMismatch; 131031 at /register is GraphRegisterPinRejected', async () => {
+    sandbox.setupNumber(FRESH, { registered: false, twoStepPin: '929292' });
+    expect(await failure(client.registerPhoneNumber({ phoneNumberId: FRESH, pin: '939393' }))).toMatchObject({
+      type: T.GraphPinMismatch,
+      retryable: false,
+      graphCode: 133005,
+    });
+    sandbox.setScenario(FRESH, { kind: 'registration', code: 131031 });
+    expect(await failure(client.registerPhoneNumber({ phoneNumberId: FRESH, pin: '939393' }))).toMatchObject({
+      type: T.GraphRegisterPinRejected,
+      retryable: false,
+    });
+    // The same code at the two-step endpoint is the account lock it usually means.
+    sandbox.setScenario(FRESH, { kind: 'accountLocked', code: 131031 });
+    expect(await failure(client.setTwoStepPin({ phoneNumberId: FRESH, pin: '939393' }))).toMatchObject({
+      type: T.GraphAccountRestricted,
+    });
+  });
+
+  it('a spent budget is GraphRegisterLimit; a proxy\'s bare "ok" is GraphUnconfirmedSuccess', async () => {
+    sandbox.setupNumber(FRESH, { registered: false, recentRegistrationCalls: 10 });
+    expect(await failure(client.registerPhoneNumber({ phoneNumberId: FRESH, pin: '949494' }))).toMatchObject({
+      type: T.GraphRegisterLimit,
+      retryable: false,
+      graphCode: 133016,
+    });
+    sandbox.setScenario(NUMBER, { kind: 'unconfirmedSuccess', body: 'ok', endpoint: 'register' });
+    expect(await failure(client.registerPhoneNumber({ phoneNumberId: NUMBER, pin: '949494' }))).toMatchObject(
+      {
+        type: T.GraphUnconfirmedSuccess,
+        retryable: true,
+        httpStatus: 200,
+      },
+    );
+  });
+
+  it('refuses a PIN that is not six digits before calling Meta', async () => {
+    expect((await failure(client.registerPhoneNumber({ phoneNumberId: FRESH, pin: '95959' }))).type).toBe(
+      T.GraphInvalidParameter,
+    );
+    expect(sandbox.requests()).toHaveLength(0);
+  });
+});
+
+describe('getPhoneNumber', () => {
+  it('reads the documented fields of the number, asking for them by name', async () => {
+    const details = await client.getPhoneNumber({ phoneNumberId: NUMBER });
+    expect(details).toMatchObject({
+      id: NUMBER,
+      code_verification_status: 'VERIFIED',
+      platform_type: 'CLOUD_API',
+    });
+    const [entry] = sandbox.requests();
+    expect(entry).toMatchObject({ method: 'GET', path: `/v25.0/${NUMBER}`, status: 200 });
+  });
+
+  it('a throttled read is GraphThrottled; an expired token GraphAuthError', async () => {
+    sandbox.setScenario(NUMBER, { kind: 'throttled', times: 1, regainAccessMinutes: 1 });
+    expect(await failure(client.getPhoneNumber({ phoneNumberId: NUMBER }))).toMatchObject({
+      type: T.GraphThrottled,
+      retryable: true,
+    });
+    sandbox.setScenario(NUMBER, { kind: 'expiredToken' });
+    expect(await failure(client.getPhoneNumber({ phoneNumberId: NUMBER }))).toMatchObject({
+      type: T.GraphAuthError,
+      retryable: false,
+    });
+  });
+
+  it('refuses an id that is not digits before calling Meta', async () => {
+    expect((await failure(client.getPhoneNumber({ phoneNumberId: '1/../2' }))).type).toBe(
+      T.GraphInvalidParameter,
+    );
+    expect(sandbox.requests()).toHaveLength(0);
+  });
+});
+
 describe('listPhoneNumbers', () => {
   it('lists the numbers of a WABA, following cursors across pages', async () => {
     const numbers = Array.from({ length: 130 }, (_, i) => ({
@@ -365,6 +455,11 @@ describe('secrets', () => {
       '101010',
       '121212',
       '131313',
+      '010203',
+      '929292',
+      '939393',
+      '949494',
+      '95959',
     ];
     for (const text of [...errorTexts, ...sandboxLog]) {
       expect(text).not.toContain(TOKEN);

@@ -312,6 +312,150 @@ describe('scenarios through the control endpoint', () => {
   });
 });
 
+describe('registration', () => {
+  const FRESH = '109876543210111';
+  const register = (id: string, pin: string, extra: Record<string, unknown> = {}) =>
+    call('POST', `/v25.0/${id}/register`, { body: { messaging_product: 'whatsapp', pin, ...extra } });
+
+  it('a number fresh from signup is not on Cloud API: POST /{id} answers 133010, GET says so', async () => {
+    sandbox.setupNumber(FRESH, { registered: false });
+    const setPin = await call('POST', `/v25.0/${FRESH}`, { body: { pin: '123456' } });
+    expect(setPin.status).toBe(400);
+    expect(graphError(setPin).code).toBe(133010);
+    const read = await call('GET', `/v25.0/${FRESH}?fields=platform_type,status,code_verification_status`);
+    expect(read.json()).toEqual({
+      id: FRESH,
+      platform_type: 'NOT_APPLICABLE',
+      status: 'PENDING',
+      code_verification_status: 'VERIFIED',
+    });
+  });
+
+  it('/register with a PIN registers the number and makes that PIN its two-step PIN', async () => {
+    sandbox.setupNumber(FRESH, { registered: false });
+    const answer = await register(FRESH, '246810');
+    expect(answer.status).toBe(200);
+    expect(answer.json()).toEqual({ success: true });
+    expect(sandbox.numberState(FRESH)).toMatchObject({ registered: true, pin: '246810', registerCalls: 1 });
+    expect((await call('GET', `/v25.0/${FRESH}?fields=platform_type`)).json().platform_type).toBe(
+      'CLOUD_API',
+    );
+    // Now the two-step endpoint works, and /register must match the PIN it holds.
+    expect((await call('POST', `/v25.0/${FRESH}`, { body: { pin: '135790' } })).status).toBe(200);
+    const mismatch = await register(FRESH, '246810');
+    expect(graphError(mismatch).code).toBe(133005);
+    expect((await register(FRESH, '135790')).status).toBe(200);
+  });
+
+  it('a two-step PIN set by hand must be matched (133005); an unverified number gets 133006', async () => {
+    sandbox.setupNumber(FRESH, { registered: false, twoStepPin: '111222' });
+    expect(graphError(await register(FRESH, '999000')).code).toBe(133005);
+    expect(sandbox.numberState(FRESH)).toMatchObject({ registered: false, pin: '111222' });
+    sandbox.setupNumber(FRESH, { registered: false, verified: false });
+    const unverified = await register(FRESH, '999000');
+    expect(unverified.status).toBe(400);
+    expect(graphError(unverified).code).toBe(133006);
+    expect(
+      (await call('GET', `/v25.0/${FRESH}?fields=code_verification_status`)).json().code_verification_status,
+    ).toBe('NOT_VERIFIED');
+  });
+
+  it("Meta's budget: 10 register/deregister calls in 72 h, then 133016 and 72 h blocked", async () => {
+    sandbox.setupNumber(FRESH, { registered: false });
+    for (let i = 0; i < 5; i++) {
+      expect((await register(FRESH, '808080')).status).toBe(200);
+      expect((await call('POST', `/v25.0/${FRESH}/deregister`)).status).toBe(200);
+    }
+    expect(sandbox.numberState(FRESH)).toMatchObject({ registrationCallsInWindow: 10, registered: false });
+    const spent = await register(FRESH, '808080');
+    expect(graphError(spent).code).toBe(133016);
+    expect(sandbox.numberState(FRESH).registrationBlockedUntil).not.toBeNull();
+    // Still blocked 71 hours on, even though the first calls left the window; free after 72 hours.
+    sandbox.advanceClock(71 * 3_600_000);
+    expect(graphError(await register(FRESH, '808080')).code).toBe(133016);
+    sandbox.advanceClock(3_600_000);
+    expect((await register(FRESH, '808080')).status).toBe(200);
+  });
+
+  it('a budget spent elsewhere, set up through the control API', async () => {
+    const setup = await call('PUT', `/_sandbox/numbers/${FRESH}`, {
+      token: null,
+      body: { registered: false, recentRegistrationCalls: 10 },
+    });
+    expect(setup.json()).toMatchObject({ registered: false, registrationCallsInWindow: 10 });
+    expect(graphError(await register(FRESH, '121314')).code).toBe(133016);
+    const bad = await call('PUT', `/_sandbox/numbers/${FRESH}`, { token: null, body: { registred: false } });
+    expect(bad.status).toBe(400);
+    expect(bad.json().reason).toContain('unknown field "registred"');
+    const clock = await call('POST', '/_sandbox/clock', { token: null, body: { advanceMs: -1 } });
+    expect(clock.status).toBe(400);
+  });
+
+  it('refuses a register body without messaging_product "whatsapp" or with a numeric PIN', async () => {
+    sandbox.setupNumber(FRESH, { registered: false });
+    expect(graphError(await register(FRESH, '123456', { messaging_product: 'sms' })).code).toBe(100);
+    const numeric = await call('POST', `/v25.0/${FRESH}/register`, {
+      body: { messaging_product: 'whatsapp', pin: 123456 },
+    });
+    expect(graphError(numeric).code).toBe(100);
+    expect(sandbox.numberState(FRESH).registered).toBe(false);
+  });
+
+  // A scenario template for every registration code the product maps, with Meta's HTTP status.
+  it.each([
+    [133000, 500],
+    [133005, 400],
+    [133006, 400],
+    [133008, 400],
+    [133009, 400],
+    [133010, 400],
+    [133015, 400],
+    [133016, 400],
+    [131031, 403],
+    [131045, 500],
+    [131057, 500],
+    [2494100, 400],
+  ] as const)(
+    'registration scenario %i answers /register with HTTP %i, other endpoints normally',
+    async (code, status) => {
+      sandbox.setScenario(NUMBER, { kind: 'registration', code, times: 1 });
+      expect((await call('POST', `/v25.0/${NUMBER}`, { body: { pin: '565656' } })).status).toBe(200);
+      const answer = await register(NUMBER, '565656');
+      expect(answer.status).toBe(status);
+      const error = graphError(answer);
+      expect(error.code).toBe(code);
+      expect((error.error_data as { details?: string } | undefined)?.details).toBeTruthy();
+      // Served once: the next /register is Meta's normal answer.
+      expect((await register(NUMBER, '565656')).status).toBe(200);
+    },
+  );
+
+  it.each([
+    [80008, 400],
+    [131005, 403],
+  ] as const)('code %i has a template too (HTTP %i), through graphError', async (code, status) => {
+    sandbox.setScenario(NUMBER, { kind: 'graphError', code, endpoint: 'register' });
+    const answer = await register(NUMBER, '575757');
+    expect(answer.status).toBe(status);
+    expect(graphError(answer).code).toBe(code);
+  });
+
+  it('unconfirmedSuccess answers 200 without {"success":true}', async () => {
+    sandbox.setScenario(NUMBER, { kind: 'unconfirmedSuccess', body: 'ok', endpoint: 'register', times: 1 });
+    const answer = await register(NUMBER, '585858');
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('ok');
+    expect(parseScenario({ kind: 'registration', code: 133016 })).toEqual({
+      kind: 'registration',
+      code: 133016,
+    });
+    expect(() => parseScenario({ kind: 'registration', code: 190 })).toThrow(/must be one of 133000/);
+    expect(() => parseScenario({ kind: 'expiredToken', endpoint: 'everywhere' })).toThrow(
+      /"endpoint" must be one of/,
+    );
+  });
+});
+
 describe('chaos', () => {
   const outcomes = (scenario: Scenario, id: string, n: number) =>
     Array.from(

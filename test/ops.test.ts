@@ -135,11 +135,35 @@ describe('ops show', () => {
       `vault:      ${h.pinStore.logicalPath(expired)} version 1 (the PIN is never shown)`,
     );
     expect(stdout).toMatch(/deadline: {3}\S+ \(in 13d 23h; then Abandoned\)/);
-    expect(stdout).toContain('Two-step verification');
+    // The runbook for an expired token: rotate it, then retry; the PIN is not the problem.
+    expect(stdout).toContain('runbook:    rotate-token');
+    expect(stdout).toContain('system-user token');
+    expect(stdout).toMatch(/register: {3}auto/);
     expect(stdout).toContain(`npm run ops -- reset ${expired} --operator NAME`);
     // The PIN itself is never printed.
     const pin = await h.deps.vault.readPin({ phoneNumberId: expired, version: 1 });
     expect(stdout).not.toContain(pin);
+  });
+
+  it('prints the registration choice, the budget and the runbook of a number parked at /register', async () => {
+    const [mismatch] = phoneNumberIds(1) as [string];
+    h.sandbox.setupNumber(mismatch, { registered: false, twoStepPin: '135024' });
+    await startOnboarding(h.client, { phoneNumberId: mismatch, register: 'always' });
+    await waitForStage(h.client, mismatch, 'AwaitingManualReset');
+    try {
+      const { code, stdout } = await ops('show', mismatch);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/last error: registerPhoneNumber GraphPinMismatch \(Graph 133005, HTTP 400/);
+      expect(stdout).toContain('register:   always');
+      expect(stdout).toMatch(
+        /budget: {5}1 of 10 register\/deregister calls used in 72 h; the oldest frees at \S+ \(in 2d 23h\)/,
+      );
+      expect(stdout).toContain('1 registers in 7 days; a call is allowed now');
+      expect(stdout).toContain('runbook:    pin-mismatch');
+      expect(stdout).toContain('Change PIN');
+    } finally {
+      await h.client.workflow.getHandle(workflowIdFor(mismatch)).terminate('ops test: shown');
+    }
   });
 
   it('accepts the workflow id as copied from the UI, and --json gives the raw status', async () => {

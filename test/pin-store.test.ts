@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPinStore, type PinRecord, type PinStore } from '../src/vault/pin-store';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
+import { RegistrationBudgetError } from '../src/registration/registration-budget-error';
 import { VaultError } from '../src/vault/vault-errors';
 
 const prefix = `test-pins-${randomBytes(6).toString('hex')}/two-step-pins`;
@@ -128,5 +129,91 @@ describe('PIN store', () => {
     const badPin = await store.storePin(record(freshNumber(), '12345')).catch((e: unknown) => e);
     expect((badPin as VaultError).type).toBe('VaultBadRequest');
     expect((badPin as VaultError).message).not.toContain('12345');
+  });
+  describe('registration ledger (key metadata)', () => {
+    const HOUR = 3_600_000;
+    const T0 = Date.parse('2026-12-01T00:00:00Z');
+
+    it('records each call before it is made, compactly, next to the PIN markers', async () => {
+      const id = freshNumber();
+      await store.storePin(record(id, '424242'));
+      expect(await store.readRegistrationLedger(id)).toEqual({ calls: [] });
+      const budget = await store.recordRegistrationCall({ phoneNumberId: id, kind: 'register', now: T0 });
+      expect(budget).toMatchObject({ usedInWindow: 1, canRegisterNow: true });
+      await store.recordRegistrationCall({ phoneNumberId: id, kind: 'deregister', now: T0 + HOUR });
+      const meta = await vault.kvReadMetadata('secret', `${prefix}/${id}`);
+      expect(meta?.customMetadata).toEqual({
+        pending_version: '1',
+        register_calls: `r${T0 / 1000},d${(T0 + HOUR) / 1000}`,
+      });
+      expect((await store.readRegistrationLedger(id)).calls).toEqual([
+        { kind: 'register', at: T0 },
+        { kind: 'deregister', at: T0 + HOUR },
+      ]);
+      // The PIN markers are untouched by ledger writes, and the other way round.
+      await store.markActive({ phoneNumberId: id, version: 1 });
+      expect((await vault.kvReadMetadata('secret', `${prefix}/${id}`))?.customMetadata.register_calls).toBe(
+        `r${T0 / 1000},d${(T0 + HOUR) / 1000}`,
+      );
+    });
+
+    it('refuses the 11th call in 72 hours, writing nothing, and says when the next is allowed', async () => {
+      const id = freshNumber();
+      await store.storePin(record(id, '515151'));
+      for (let i = 0; i < 5; i++) {
+        await store.recordRegistrationCall({ phoneNumberId: id, kind: 'register', now: T0 + i * HOUR });
+        await store.recordRegistrationCall({
+          phoneNumberId: id,
+          kind: 'deregister',
+          now: T0 + i * HOUR + 1000,
+        });
+      }
+      const before = (await vault.kvReadMetadata('secret', `${prefix}/${id}`))?.customMetadata.register_calls;
+      const refused = await store
+        .recordRegistrationCall({ phoneNumberId: id, kind: 'register', now: T0 + 10 * HOUR })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RegistrationBudgetError);
+      const err = refused as RegistrationBudgetError;
+      expect(err.type).toBe('RegisterBudgetSpent');
+      expect(err.budget.usedInWindow).toBe(10);
+      expect(err.budget.nextCallAllowedAt).toBe(new Date(T0 + 72 * HOUR).toISOString());
+      expect(err.message).toContain('10 of 10');
+      expect((await vault.kvReadMetadata('secret', `${prefix}/${id}`))?.customMetadata.register_calls).toBe(
+        before,
+      );
+      // Once the oldest call is 72 hours old, the next one is allowed (and old calls are pruned a week on).
+      const later = await store.recordRegistrationCall({
+        phoneNumberId: id,
+        kind: 'register',
+        now: T0 + 72 * HOUR,
+      });
+      expect(later.usedInWindow).toBe(10);
+    });
+
+    it("keeps Meta's 133016 block until it ends, and counts it in the budget", async () => {
+      const id = freshNumber();
+      await store.storePin(record(id, '616161'));
+      const budget = await store.recordRegistrationBlock({
+        phoneNumberId: id,
+        until: T0 + 72 * HOUR,
+        now: T0,
+      });
+      expect(budget).toMatchObject({
+        canRegisterNow: false,
+        blockedUntil: new Date(T0 + 72 * HOUR).toISOString(),
+      });
+      expect(
+        (await vault.kvReadMetadata('secret', `${prefix}/${id}`))?.customMetadata.register_blocked_until,
+      ).toBe(String((T0 + 72 * HOUR) / 1000));
+      const refused = await store
+        .recordRegistrationCall({ phoneNumberId: id, kind: 'register', now: T0 + HOUR })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RegistrationBudgetError);
+      // After the block the call goes through and the ended block is removed from the metadata.
+      await store.recordRegistrationCall({ phoneNumberId: id, kind: 'register', now: T0 + 72 * HOUR });
+      const custom = (await vault.kvReadMetadata('secret', `${prefix}/${id}`))?.customMetadata ?? {};
+      expect(custom.register_blocked_until).toBeUndefined();
+      expect(custom.register_calls).toBe(`r${(T0 + 72 * HOUR) / 1000}`);
+    });
   });
 });

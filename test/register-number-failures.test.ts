@@ -29,11 +29,23 @@ const postsFor = (phoneNumberId: string) =>
 
 describe('permanent Graph failures', () => {
   it.each([
-    { scenario: { kind: 'expiredToken' } as const, type: 'GraphAuthError', code: 190 },
-    { scenario: { kind: 'invalidParameter', code: 100 } as const, type: 'GraphInvalidParameter', code: 100 },
+    {
+      scenario: { kind: 'expiredToken' } as const,
+      type: 'GraphAuthError',
+      code: 190,
+      runbook: 'rotate-token',
+      says: 'system-user token',
+    },
+    {
+      scenario: { kind: 'invalidParameter', code: 100 } as const,
+      type: 'GraphInvalidParameter',
+      code: 100,
+      runbook: 'invalid-request',
+      says: 'rejected the request as invalid',
+    },
   ])(
-    'code $code is not retried and waits in AwaitingManualReset with the reason',
-    async ({ scenario, type, code }) => {
+    'code $code is not retried and waits in AwaitingManualReset with the reason and its runbook',
+    async ({ scenario, type, code, runbook, says }) => {
       const [phoneNumberId] = phoneNumberIds(1) as [string];
       h.sandbox.setScenario(phoneNumberId, scenario);
       await startOnboarding(h.client, { phoneNumberId, tenant: 'acme' });
@@ -42,7 +54,10 @@ describe('permanent Graph failures', () => {
       expect(status.lastError).toMatchObject({ step: 'setTwoStepPin', type, graphCode: code, attempts: 1 });
       expect(status.lastError?.fbtraceId).toBeTruthy();
       expect(status.vault?.version).toBeGreaterThan(0);
-      expect(status.procedure).toContain('Two-step verification');
+      // The runbook for the cause, not the Change PIN procedure: the PIN is not the problem.
+      expect(status.runbook).toBe(runbook);
+      expect(status.procedure).toContain(says);
+      expect(status.procedure).not.toContain('Change PIN');
       // Nobody set a deadline: the default gives an operator 14 days.
       const daysLeft = (Date.parse(status.deadline!) - Date.now()) / 86_400_000;
       expect(daysLeft).toBeGreaterThan(13.9);

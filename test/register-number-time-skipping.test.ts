@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityName, type OnboardingActivities } from '../src/activities';
 import { createKeyring } from '../src/crypto/keyring';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
+import { registrationBudget } from '../src/registration/registration-budget';
 import type { FailureType } from '../src/workflows/failure-types';
 import {
   manualResetSignal,
@@ -55,12 +56,26 @@ function fakeActivities(overrides: Partial<OnboardingActivities> = {}): {
   activities: OnboardingActivities;
   calls: Calls;
 } {
-  const calls: Calls = { generatePin: [], storePinInVault: [], setTwoStepPin: [], markPinActive: [] };
+  const calls: Calls = {
+    generatePin: [],
+    storePinInVault: [],
+    setTwoStepPin: [],
+    markPinActive: [],
+    lookUpRegistration: [],
+    registerPhoneNumber: [],
+  };
   const base: OnboardingActivities = {
     generatePin: async () => ({ kid: 'fake', sealed: 'sealed-elsewhere' }),
     storePinInVault: async ({ phoneNumberId }) => ({ path: `secret/fake/${phoneNumberId}`, version: 1 }),
     setTwoStepPin: async () => ({ fbtraceId: 'fake-trace' }),
     markPinActive: async () => undefined,
+    // A number already on Cloud API, as the default `register: auto` finds it.
+    lookUpRegistration: async () => ({
+      registered: true,
+      onPremises: false,
+      budget: registrationBudget({ calls: [] }, Date.now()),
+    }),
+    registerPhoneNumber: async () => ({ budget: registrationBudget({ calls: [] }, Date.now()) }),
     ...overrides,
   };
   const record = <K extends ActivityName>(name: K): OnboardingActivities[K] => {
@@ -77,6 +92,8 @@ function fakeActivities(overrides: Partial<OnboardingActivities> = {}): {
       storePinInVault: record('storePinInVault'),
       setTwoStepPin: record('setTwoStepPin'),
       markPinActive: record('markPinActive'),
+      lookUpRegistration: record('lookUpRegistration'),
+      registerPhoneNumber: record('registerPhoneNumber'),
     },
   };
 }

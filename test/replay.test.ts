@@ -36,6 +36,9 @@ const RECORDED = [
   'abandoned.json',
   'happy-path.json',
   'manual-reset.json',
+  'register-133005-parked.json',
+  'register-133016-then-success.json',
+  'register-happy.json',
   'retry.json',
   'throttled-then-succeeded.json',
 ];
@@ -94,7 +97,7 @@ async function replayInProcess(
 }
 
 describe('committed histories', () => {
-  it('are the five recorded paths, and every one replays against the current workflow code', async () => {
+  it('are the eight recorded paths (five from before registration), and every one replays against the current workflow code', async () => {
     const sources = committed();
     expect(sources.map((s) => s.label)).toEqual(RECORDED);
     const results = await replayAll(await workflowBundle(), sources);
@@ -113,8 +116,20 @@ describe('committed histories', () => {
         if (node === null || typeof node !== 'object') return;
         if (Array.isArray(node)) return node.forEach((n) => walk(n, key));
         const o = node as Record<string, unknown>;
-        // Search attributes are indexed by the server, never codec'd: they hold the stage only.
+        // Search attributes are indexed by the server, never codec'd: they hold the stage only
+        // (and TemporalChangeVersion, the patch ids).
         if (key === 'indexedFields') return;
+        // patched()'s marker is written by the SDK in clear: the patch id and a flag, nothing else.
+        if (o.markerName === 'core_patch') {
+          const details = o.details as Record<string, { payloads?: Array<{ data?: string }> } | undefined>;
+          const data = details['patch-data'];
+          const payload = data?.payloads?.[0]?.data ?? '';
+          expect(JSON.parse(Buffer.from(payload, 'base64').toString()), `${file}: patch marker`).toEqual({
+            id: 'register-on-cloud-api',
+            deprecated: false,
+          });
+          return;
+        }
         if ('metadata' in o && 'data' in o) {
           payloads++;
           expect(o.metadata, `${file}: a payload in clear`).toEqual({

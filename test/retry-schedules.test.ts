@@ -119,7 +119,10 @@ describe('retry schedules on the time-skipping server', { timeout: 120_000 }, ()
     const result = await runOne(phoneNumberId, {
       sealingKeyring: testKeyring('s'),
       vault,
-      graph: { setTwoStepPin: async (input) => (await recorded('throttled'), graph.setTwoStepPin(input)) },
+      graph: {
+        ...graph,
+        setTwoStepPin: async (input) => (await recorded('throttled'), graph.setTwoStepPin(input)),
+      },
     });
     expect(result.outcome).toBe('Completed');
     const list = attempts.get('throttled')!;
@@ -135,7 +138,10 @@ describe('retry schedules on the time-skipping server', { timeout: 120_000 }, ()
     const result = await runOne(phoneNumberId, {
       sealingKeyring: testKeyring('s'),
       vault,
-      graph: { setTwoStepPin: async (input) => (await recorded('server-error'), graph.setTwoStepPin(input)) },
+      graph: {
+        ...graph,
+        setTwoStepPin: async (input) => (await recorded('server-error'), graph.setTwoStepPin(input)),
+      },
     });
     expect(result.outcome).toBe('Completed');
     const list = attempts.get('server-error')!;

@@ -20,6 +20,7 @@ import { freePort } from '../src/local-stack/processes';
 import { openPin } from '../src/pin/pin-sealer';
 import { applyWorkerAccess, type WorkerAccess } from '../src/vault/apply-worker-access';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
+import { REGISTRATION_PATCH } from '../src/workflows/register-number';
 import {
   manualResetSignal,
   retrySignal,
@@ -38,6 +39,7 @@ const STAGES: readonly OnboardingStage[] = [
   'GeneratingPin',
   'StoringPin',
   'SettingPin',
+  'Registering',
   'AwaitingManualReset',
   'Completed',
   'CompletedManually',
@@ -164,6 +166,8 @@ interface PayloadVisit {
   payload: temporal.api.common.v1.Payload;
   /** The search attribute it holds, when it is one (Temporal never encrypts those). */
   searchAttribute?: string;
+  /** True inside a patch marker (`patched()`): the SDK writes its patch id in clear. */
+  inPatchMarker?: boolean;
 }
 
 /** Every Payload message inside a decoded protobuf message tree, with where it sits. */
@@ -171,19 +175,25 @@ function visitPayloads(
   node: unknown,
   visit: (v: PayloadVisit, replace: (p: temporal.api.common.v1.IPayload) => void) => void,
   inSearchAttributes = false,
+  inPatchMarker = false,
 ): void {
   if (node === null || typeof node !== 'object' || node instanceof Uint8Array) return;
+  const patchMarker = inPatchMarker || (node as { markerName?: unknown }).markerName === 'core_patch';
   const entries: Array<[string | number, unknown]> = Array.isArray(node)
     ? node.map((v, i): [number, unknown] => [i, v])
     : Object.entries(node);
   for (const [key, value] of entries) {
     if (isPayloadMessage(value)) {
       visit(
-        { payload: value, ...(inSearchAttributes ? { searchAttribute: String(key) } : {}) },
+        {
+          payload: value,
+          ...(inSearchAttributes ? { searchAttribute: String(key) } : {}),
+          ...(patchMarker ? { inPatchMarker: true } : {}),
+        },
         (replacement) => ((node as Record<string | number, unknown>)[key] = replacement),
       );
     } else {
-      visitPayloads(value, visit, inSearchAttributes || key === 'searchAttributes');
+      visitPayloads(value, visit, inSearchAttributes || key === 'searchAttributes', patchMarker);
     }
   }
 }
@@ -232,6 +242,8 @@ const ids = {
   failed: String(base + 3),
   manual: String(base + 4),
   retried: String(base + 5),
+  // Not registered on Cloud API: its stored PIN also travels in a POST /{id}/register.
+  registered: String(base + 6),
 };
 type Case = keyof typeof ids;
 const CASES = Object.keys(ids) as Case[];
@@ -314,6 +326,7 @@ beforeAll(async () => {
       [ids.failed]: { kind: 'expiredToken' },
       [ids.manual]: { kind: 'expiredToken' },
       [ids.retried]: { kind: 'expiredToken' },
+      [ids.registered]: { kind: 'registration', code: 133010, endpoint: 'setPin', times: 1 },
     }),
   );
   const sandboxPort = await freePort();
@@ -389,7 +402,7 @@ beforeAll(async () => {
   expect((await sandboxCall('DELETE', `/_sandbox/scenarios/${ids.retried}`)).status).toBe(200);
   await handle('retried').signal(retrySignal, { operator: 'sam', note: 'token rotated' });
 
-  for (const c of ['happy', 'throttled', 'manual', 'retried'] as const)
+  for (const c of ['happy', 'throttled', 'manual', 'retried', 'registered'] as const)
     results.set(c, await handle(c).result());
   failedStage = (await handle('failed').query(statusQuery)).stage;
 
@@ -551,13 +564,14 @@ describe('the run', () => {
   it('ends every number as its scenario says, through the real starter and worker', () => {
     expect(starterExit).toBe(1); // three numbers needed a human when the starter stopped waiting
     const stdout = (starter as CapturedProcess).stdout();
-    expect(stdout).toMatch(/started\s+5\b/);
-    expect(stdout).toMatch(/Completed\s+2\b/);
+    expect(stdout).toMatch(/started\s+6\b/);
+    expect(stdout).toMatch(/Completed\s+3\b/);
     expect(stdout).toMatch(/AwaitingManualReset\s+3\b/);
     expect(results.get('happy')?.outcome).toBe('Completed');
     expect(results.get('throttled')?.outcome).toBe('Completed');
     expect(results.get('manual')).toMatchObject({ outcome: 'CompletedManually', operator: 'jane.doe' });
     expect(results.get('retried')?.outcome).toBe('Completed');
+    expect(results.get('registered')).toMatchObject({ outcome: 'Completed', registration: 'registered' });
     expect(failedStage).toBe('AwaitingManualReset');
     const graphCalls = (id: string, status: number) =>
       (sandbox as CapturedProcess)
@@ -567,6 +581,7 @@ describe('the run', () => {
     expect([graphCalls(ids.throttled, 400), graphCalls(ids.throttled, 200)]).toEqual([2, 1]);
     expect([graphCalls(ids.retried, 401), graphCalls(ids.retried, 200)]).toEqual([1, 1]);
     expect([graphCalls(ids.manual, 401), graphCalls(ids.manual, 200)]).toEqual([1, 0]);
+    expect([graphCalls(ids.registered, 400), graphCalls(`${ids.registered}/register`, 200)]).toEqual([1, 1]);
   });
 
   it('ran the worker on its AppRole, whose tokens carry the worker policy only', () => {
@@ -580,7 +595,7 @@ describe('the run', () => {
   it('knows every PIN: from the vault (every version) and from the sandbox, and they agree', () => {
     for (const c of CASES) expect(vaultPins.some((p) => p.id === ids[c])).toBe(true);
     for (const p of vaultPins) expect(p.pin).toMatch(/^[0-9]{6}$/);
-    for (const c of ['happy', 'throttled', 'retried'] as const) {
+    for (const c of ['happy', 'throttled', 'retried', 'registered'] as const) {
       const active = vaultActive.get(ids[c]);
       const stored = vaultPins.find((p) => p.id === ids[c] && p.version === active);
       expect(stored?.pin).toMatch(/^[0-9]{6}$/);
@@ -607,7 +622,7 @@ describe('the search finds what is there (controls)', () => {
     const sandboxLabels = pinSecrets()
       .filter((s) => s.label.endsWith('(sandbox)'))
       .map((s) => s.label);
-    expect(sandboxLabels.length).toBe(3);
+    expect(sandboxLabels.length).toBe(4);
     expect([...foundLabels(pinSecrets(), sandboxCorpus)]).toEqual(expect.arrayContaining(sandboxLabels));
   });
 
@@ -677,17 +692,30 @@ describe('zero hits', () => {
   it('in every history as the server returns it: every payload encrypted, search attributes only the stage', () => {
     let payloads = 0;
     for (const c of CASES) {
-      visitPayloads(History.decode(rawHistories.get(c) as Buffer), ({ payload, searchAttribute }) => {
-        payloads++;
-        if (searchAttribute === undefined) {
-          expect(isEncrypted(payload), `${c}: a payload outside the search attributes is not encrypted`).toBe(
-            true,
-          );
-        } else {
-          expect(searchAttribute).toBe('OnboardingStatus');
-          expect(STAGES).toContain(JSON.parse(Buffer.from(payload.data ?? []).toString()));
-        }
-      });
+      visitPayloads(
+        History.decode(rawHistories.get(c) as Buffer),
+        ({ payload, searchAttribute, inPatchMarker }) => {
+          payloads++;
+          if (inPatchMarker) {
+            // The SDK's own marker for patched(): the patch id and a flag, in clear, and nothing else.
+            expect(JSON.parse(Buffer.from(payload.data ?? []).toString())).toEqual({
+              id: REGISTRATION_PATCH,
+              deprecated: false,
+            });
+          } else if (searchAttribute === undefined) {
+            expect(
+              isEncrypted(payload),
+              `${c}: a payload outside the search attributes is not encrypted`,
+            ).toBe(true);
+          } else if (searchAttribute === 'TemporalChangeVersion') {
+            // Temporal's own attribute for patched(): the patch ids a run took, nothing else.
+            expect(JSON.parse(Buffer.from(payload.data ?? []).toString())).toEqual([REGISTRATION_PATCH]);
+          } else {
+            expect(searchAttribute).toBe('OnboardingStatus');
+            expect(STAGES).toContain(JSON.parse(Buffer.from(payload.data ?? []).toString()));
+          }
+        },
+      );
     }
     expect(payloads).toBeGreaterThan(CASES.length * 5);
     expect(searchFor(allSecrets(), rawHistoryCorpora())).toEqual([]);

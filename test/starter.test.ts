@@ -223,6 +223,19 @@ describe('starter', () => {
     expect(summaryCount(again.stdout, 'already done')).toBe(3);
   });
 
+  it('--register sets the choice for rows without one; a register column wins', async () => {
+    const [plain, own] = [id('1'), id('1')];
+    const csv = file('register.csv', `phone_number_id,register\n${plain},\n${own},never\n`);
+    const { code } = await starter(['--file', csv, '--register', 'always']);
+    expect(code).toBe(0);
+    const inputOf = (n: string) => fx.client.workflow.getHandle(workflowIdFor(n)).query(fixtureInputQuery);
+    expect(await inputOf(plain)).toMatchObject({ phoneNumberId: plain, register: 'always' });
+    expect(await inputOf(own)).toMatchObject({ phoneNumberId: own, register: 'never' });
+    const bad = await starter(['--file', csv, '--register', 'maybe']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--register must be one of always, never, auto \(got "maybe"\)/);
+  });
+
   it('refuses a CSV with an unknown column before starting anything', async () => {
     const phoneNumberId = id('1');
     const csv = file('unknown-column.csv', `phone_number_id,colour\n${phoneNumberId},blue\n`);

@@ -123,6 +123,19 @@ describe('POST /onboarded', () => {
     expect(second.json()).toMatchObject({ outcome: 'already-completed' });
   });
 
+  it('passes the register choice through to the workflow input', async () => {
+    const phoneNumberId = id('4');
+    const res = await postOnboarded({ phoneNumberId, register: 'never' });
+    expect(res.status).toBe(202);
+    const handle = fx.client.workflow.getHandle(workflowIdFor(phoneNumberId));
+    await handle.result();
+    expect(await handle.query(fixtureInputQuery)).toEqual({
+      phoneNumberId,
+      register: 'never',
+      manualResetDeadline: '7d',
+    });
+  });
+
   it('refuses a wrong or missing secret with 401 and starts nothing', async () => {
     const phoneNumberId = id('1');
     const wrong = await postOnboarded({ phoneNumberId }, `${secrets.sharedSecret}x`);
@@ -143,6 +156,7 @@ describe('POST /onboarded', () => {
       [{}, /phoneNumberId is missing/],
       [{ phoneNumberId, colour: 'blue' }, /unknown field "colour"/],
       [{ phoneNumberId, wabaId: 12 }, /wabaId 12 is not a WABA id/],
+      [{ phoneNumberId, register: 'sometimes' }, /"register" must be one of always, never, auto/],
     ];
     for (const [body, reason] of cases) {
       const res = await postOnboarded(body);
@@ -196,11 +210,13 @@ describe('Meta webhooks', () => {
     const input = await fx.client.workflow
       .getHandle(workflowIdFor(numbers[1] ?? ''))
       .query(fixtureInputQuery);
+    // Numbers from a WABA just shared with us are fresh from signup: registered by default.
     expect(input).toEqual({
       phoneNumberId: numbers[1],
       wabaId,
       displayPhoneNumber: '+1 555-010-0001',
       tenant: '5550001112223',
+      register: 'always',
       manualResetDeadline: '7d',
     });
 

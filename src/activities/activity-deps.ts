@@ -3,11 +3,12 @@
 // src/activities/ reads the environment.
 import type { Keyring } from '../crypto/keyring';
 import type { GraphApi } from '../graph/graph-client';
+import type { RegistrationLedgerStore } from '../vault/pin-store';
 
 export type { GraphApi };
 
 /** The vault operations the activities need (src/vault/pin-store.ts provides them). */
-export interface PinVault {
+export interface PinVault extends RegistrationLedgerStore {
   storePin(input: {
     phoneNumberId: string;
     workflowId: string;

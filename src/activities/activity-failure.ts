@@ -47,7 +47,7 @@ export async function classified<T>(work: () => Promise<T>): Promise<T> {
 export function toActivityFailure(err: unknown, attempt: number): ApplicationFailure {
   let failure: ApplicationFailure;
   if (err instanceof ApplicationFailure) failure = err;
-  else if (isGraphError(err)) failure = graphFailure(err);
+  else if (isGraphError(err)) failure = graphFailure(err, attempt);
   else if (isVaultError(err)) failure = vaultFailure(err);
   else {
     const message = err instanceof Error ? err.message : String(err);

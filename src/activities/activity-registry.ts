@@ -7,7 +7,9 @@
 import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
 import type { ActivityDeps, OnboardingQueueDeps } from './activity-deps';
 import { createGeneratePin } from './generate-pin';
+import { createLookUpRegistration } from './look-up-registration';
 import { createMarkPinActive } from './mark-pin-active';
+import { createRegisterPhoneNumber } from './register-phone-number';
 import { createSetTwoStepPin } from './set-two-step-pin';
 import { createStorePinInVault } from './store-pin-in-vault';
 
@@ -32,6 +34,8 @@ export const ACTIVITY_REGISTRY = {
   storePinInVault: { taskQueue: ONBOARDING_TASK_QUEUE, create: createStorePinInVault },
   setTwoStepPin: { taskQueue: GRAPH_TASK_QUEUE, create: createSetTwoStepPin },
   markPinActive: { taskQueue: ONBOARDING_TASK_QUEUE, create: createMarkPinActive },
+  lookUpRegistration: { taskQueue: GRAPH_TASK_QUEUE, create: createLookUpRegistration },
+  registerPhoneNumber: { taskQueue: GRAPH_TASK_QUEUE, create: createRegisterPhoneNumber },
 } as const satisfies Record<string, RegisteredActivity>;
 
 type Registry = typeof ACTIVITY_REGISTRY;

@@ -11,5 +11,7 @@ export {
   type TaskQueueName,
 } from './activity-registry';
 export type { GeneratePinInput } from './generate-pin';
+export type { LookUpRegistrationInput, LookUpRegistrationResult } from './look-up-registration';
+export type { RegisterPhoneNumberResult, RegistrationFailureDetails } from './register-phone-number';
 export type { SetTwoStepPinResult } from './set-two-step-pin';
 export type { StorePinInput } from './store-pin-in-vault';

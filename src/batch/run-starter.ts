@@ -92,7 +92,7 @@ async function startBatch(
   const problems = new ProblemList(LISTED_PROBLEMS);
   const followed: FollowTarget[] = [];
   const result = await startRows(io, args, input, memory, {
-    start: client ? await starterFor(client, options, args.reonboard) : undefined,
+    start: client ? await starterFor(client, options, args) : undefined,
     onEntry(entry) {
       report?.add(entry);
       if (entry.outcome === 'invalid' || entry.outcome === 'failed') problems.add(entry);
@@ -158,9 +158,12 @@ function isFollowed(entry: ReportEntry): boolean {
   return entry.outcome === 'started' || entry.outcome === 'restarted' || entry.outcome === 'already-running';
 }
 
-async function starterFor(client: Client, options: OnboardingOptions, reonboard: boolean) {
+async function starterFor(client: Client, options: OnboardingOptions, args: StarterArgs) {
   const { startOnboarding } = await import('../onboarding/start-onboarding');
-  return (row: RegisterNumberInput) => startOnboarding(client, { ...row, ...options }, { reonboard });
+  // A row's own register column wins over --register.
+  const defaults = args.register === undefined ? {} : { register: args.register };
+  return (row: RegisterNumberInput) =>
+    startOnboarding(client, { ...defaults, ...row, ...options }, { reonboard: args.reonboard });
 }
 
 interface RowHandlers {

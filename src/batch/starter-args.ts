@@ -3,6 +3,7 @@ import type { CliIo } from '../cli/cli-io';
 import { durationFlag, positiveNumberFlag, wholeNumberFlag } from '../cli/flag-values';
 import { parseFlags } from '../cli/parse-flags';
 import { UsageError } from '../cli/usage-error';
+import { REGISTER_CHOICES, type RegisterChoice } from '../workflows/messages';
 import { BATCH_FORMATS, formatFromPath, type BatchFormat } from './read-rows';
 import { STARTER_HELP } from './starter-help';
 
@@ -19,12 +20,14 @@ export interface StarterArgs {
   waitTimeoutMs: number;
   progressEvery: number;
   stats: boolean;
+  /** For rows without a register column; absent: the workflow's default (auto). */
+  register?: RegisterChoice;
 }
 
 /** The starter's arguments (--help prints the help and ends the command). */
 export function parseStarterArgs(io: Pick<CliIo, 'argv' | 'stdout'>): StarterArgs {
   const { values, positionals } = parseFlags(io, {
-    strings: 'file format concurrency rate report wait-timeout progress-every',
+    strings: 'file format concurrency rate report wait-timeout progress-every register',
     booleans: 'dry-run reonboard wait stats',
     short: { f: 'file' },
     positionals: true,
@@ -52,7 +55,15 @@ export function parseStarterArgs(io: Pick<CliIo, 'argv' | 'stdout'>): StarterArg
       max: 10_000_000,
     }),
     stats: values.stats ?? false,
+    ...(values.register !== undefined && { register: registerChoice(values.register) }),
   };
+}
+
+function registerChoice(flag: string): RegisterChoice {
+  if (!(REGISTER_CHOICES as readonly string[]).includes(flag)) {
+    throw new UsageError(`--register must be one of ${REGISTER_CHOICES.join(', ')} (got "${flag}")`);
+  }
+  return flag as RegisterChoice;
 }
 
 function batchFormat(file: string, flag: string | undefined): BatchFormat {

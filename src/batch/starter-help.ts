@@ -9,9 +9,11 @@ Input
   --file FILE, -f FILE   the batch: .csv, .json (one array of objects), .jsonl / .ndjson
                          (one object per line); "-" reads stdin (then --format is required)
   --format FORMAT        csv | json | jsonl, when the extension does not say
-  A row has phone_number_id (required), waba_id, display_phone_number, tenant. CSV needs a
-  header row with these column names; JSON also accepts phoneNumberId, wabaId,
+  A row has phone_number_id (required), waba_id, display_phone_number, tenant, register. CSV
+  needs a header row with these column names; JSON also accepts phoneNumberId, wabaId,
   displayPhoneNumber. UTF-8 (a BOM is fine), CRLF or LF, quoted CSV fields, blank lines skipped.
+  register: always | never | auto, whether the number is registered on Cloud API after its PIN
+  is set (auto: only when Meta says it is not registered yet); empty means --register.
 
 Validation (every problem is reported with its line; invalid rows are never started)
   a missing or malformed id, an unknown column (the whole file is refused) or unknown JSON
@@ -21,6 +23,8 @@ Starting
   --dry-run              validate and report; connects to nothing, starts nothing
   --concurrency N        starts in flight at once (default 20)
   --rate N               at most N starts per second (default: no limit)
+  --register CHOICE      always | never | auto for rows without a register value (default auto:
+                         register a number only when it is not on Cloud API yet)
   --reonboard            start a new run for numbers whose earlier run has closed (completed,
                          failed or terminated); a running workflow is never replaced
   Without --reonboard, a number whose workflow is running is reported "already running" and
@@ -60,7 +64,7 @@ Environment
                              generated into .data/ when TEMPORAL_ADDRESS is unset)
   ONBOARDING_RETRY_SCHEDULES JSON retry schedules per step: {"graph":{"initialInterval":"30s",
                              "backoffCoefficient":2,"maximumInterval":"10m","maximumAttempts":10,
-                             "giveUpAfter":"1d"},"vault":{...},"generatePin":{...}}
+                             "giveUpAfter":"1d"},"vault":{...},"generatePin":{...},"register":{...}}
   MANUAL_RESET_DEADLINE      how long a number waits for an operator before it is abandoned
                              (default 14d)
 `;

@@ -2,11 +2,15 @@
 // startOnboarding applies to its input, and "each number once per file" (the first occurrence
 // wins; later ones are reported with the line of the first, so the file can be fixed).
 import { onboardingInputProblems } from '../onboarding/onboarding-input';
-import { PHONE_NUMBER_ID_PATTERN, type RegisterNumberInput } from '../workflows/messages';
+import {
+  PHONE_NUMBER_ID_PATTERN,
+  type RegisterChoice,
+  type RegisterNumberInput,
+} from '../workflows/messages';
 import { BatchFileError } from './batch-file-error';
 import type { BatchRow } from './read-rows';
 
-export type BatchField = 'phoneNumberId' | 'wabaId' | 'displayPhoneNumber' | 'tenant';
+export type BatchField = 'phoneNumberId' | 'wabaId' | 'displayPhoneNumber' | 'tenant' | 'register';
 
 /** The CSV column of each field; JSON uses the same names or the camelCase ones. */
 export const BATCH_COLUMNS: Readonly<Record<BatchField, string>> = {
@@ -14,6 +18,8 @@ export const BATCH_COLUMNS: Readonly<Record<BatchField, string>> = {
   wabaId: 'waba_id',
   displayPhoneNumber: 'display_phone_number',
   tenant: 'tenant',
+  /** always | never | auto; empty: the starter's --register (default auto). */
+  register: 'register',
 };
 
 const ID_FIELDS = new Set<BatchField>(['phoneNumberId', 'wabaId']);
@@ -110,6 +116,8 @@ export class RowValidator {
     if (fields.wabaId !== undefined) input.wabaId = fields.wabaId;
     if (fields.displayPhoneNumber !== undefined) input.displayPhoneNumber = fields.displayPhoneNumber;
     if (fields.tenant !== undefined) input.tenant = fields.tenant;
+    // Checked by onboardingInputProblems below: a wrong word is reported, never taken.
+    if (fields.register !== undefined) input.register = fields.register.toLowerCase() as RegisterChoice;
     if (problems.length === 0) {
       // The same checks startOnboarding makes, so a row valid here is never refused there.
       problems.push(...onboardingInputProblems(input).map(columnWording));

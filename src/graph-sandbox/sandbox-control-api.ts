@@ -1,13 +1,15 @@
 // Inspection and control under /_sandbox/...: for tests, drills and operators, never part of Graph.
 //   GET /_sandbox/health | /numbers/{id} | /requests | /scenarios
 //   PUT|DELETE /_sandbox/scenarios/{id}    POST /_sandbox/wabas/{wabaId}    POST /_sandbox/reset
+//   PUT /_sandbox/numbers/{id} {registered?, verified?, twoStepPin?, recentRegistrationCalls?}
+//   POST /_sandbox/clock {"advanceMs": N}
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxFaults } from './sandbox-faults';
 import { HttpError } from '../http/http-error';
 import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
 import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
-import { parseWabaNumbers, type SandboxState } from './sandbox-state';
+import { parseNumberSetup, parseWabaNumbers, type SandboxState } from './sandbox-state';
 import { parseScenario, ScenarioError } from './scenarios';
 
 export type ControlApi = (req: IncomingMessage, res: ServerResponse, segments: string[]) => Promise<void>;
@@ -42,6 +44,24 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
         throw err;
       }
       return sendJson(res, 200, { id, scenario: faults.scenario(id) ?? null });
+    }
+    if (method === 'PUT' && area === 'numbers' && id) {
+      if (!/^\d{1,32}$/.test(id))
+        throw new HttpError(400, 'BadRequest', 'the phone number id must be digits');
+      state.setupNumber(id, parseNumberSetup(json(), 'body'));
+      return sendJson(res, 200, state.numberState(id));
+    }
+    if (method === 'POST' && area === 'clock' && !id) {
+      const advanceMs = (json() as { advanceMs?: unknown } | null)?.advanceMs;
+      if (typeof advanceMs !== 'number' || !Number.isInteger(advanceMs) || advanceMs < 0) {
+        throw new HttpError(
+          400,
+          'BadRequest',
+          'body must be {"advanceMs": N} with N a whole number of milliseconds >= 0',
+        );
+      }
+      state.advanceClock(advanceMs);
+      return sendJson(res, 200, { ok: true });
     }
     if (method === 'POST' && area === 'wabas' && id) {
       state.addWaba(id, parseWabaNumbers(json()));

@@ -6,7 +6,9 @@ import {
   DEFAULT_SCENARIO_KEY,
   parseScenario,
   planFault,
+  scenarioAppliesTo,
   ScenarioError,
+  type FaultEndpoint,
   type Fault,
   type MetaErrorBody,
   type Scenario,
@@ -32,8 +34,11 @@ export type SendGraphError = (
 ) => Outcome;
 
 export interface SandboxFaults {
-  /** The fault the scenario in force plans for this request to `objectId`, counting the request. */
-  faultFor(objectId: string, usageKey: string): Fault | undefined;
+  /**
+   * The fault the scenario in force plans for this request to `objectId` at `endpoint`, counting
+   * the request when the scenario applies to that endpoint.
+   */
+  faultFor(objectId: string, usageKey: string, endpoint?: FaultEndpoint): Fault | undefined;
   /**
    * Carries the fault out. Undefined when the request should go on to its normal answer (a delay
    * that has passed), else what was answered.
@@ -87,10 +92,10 @@ export function createSandboxFaults(initial: ScenarioMap | undefined, sendGraphE
   }
 
   const faults: SandboxFaults = {
-    faultFor(objectId, usageKey) {
+    faultFor(objectId, usageKey, endpoint) {
       const scenarioKey = scenarios.has(objectId) ? objectId : DEFAULT_SCENARIO_KEY;
       const scenario = scenarios.get(scenarioKey);
-      if (!scenario) return undefined;
+      if (!scenario || !scenarioAppliesTo(scenario, endpoint)) return undefined;
       const counter = counterOf(scenarioKey, objectId);
       const fault = planFault(scenario, { objectId, usageKey, seen: counter.seen, served: counter.served });
       counter.seen++;
@@ -102,6 +107,12 @@ export function createSandboxFaults(initial: ScenarioMap | undefined, sendGraphE
       switch (fault.action) {
         case 'error':
           return { ...sendGraphError(res, fault.status, fault.error, fault.headers), fault: fault.label };
+        case 'text':
+          if (!res.headersSent) {
+            res.writeHead(fault.status, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end(fault.body);
+          }
+          return { status: fault.status, fault: fault.label };
         case 'html':
           if (!res.headersSent) {
             res.writeHead(fault.status, { 'content-type': 'text/html; charset=utf-8' });

@@ -1,6 +1,8 @@
 // The Graph endpoints the product calls, answering as Meta documents: POST /{version}/{phone-number-id}
-// (set the two-step PIN), GET /{version}/{phone-number-id}, GET /{version}/{waba-id}/phone_numbers
-// (paged), with Meta's error bodies for a bad path, a missing or wrong token, an unknown object.
+// (set the two-step PIN; 133010 while the number is not registered), POST .../register and
+// .../deregister (Meta's budget, verification and two-step PIN rules), GET /{version}/{phone-number-id},
+// GET /{version}/{waba-id}/phone_numbers (paged), with Meta's error bodies for a bad path, a missing
+// or wrong token, an unknown object.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GRAPH_API_VERSION_PATTERN } from '../graph/graph-config';
@@ -8,6 +10,7 @@ import type { Outcome, SandboxFaults } from './sandbox-faults';
 import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
 import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
+import type { FaultEndpoint } from './scenarios';
 import type { RequestLogEntry, SandboxState } from './sandbox-state';
 import { metaError, type MetaErrorBody } from './scenarios';
 
@@ -67,6 +70,18 @@ function parsePostBody(req: IncomingMessage, text: string): Record<string, unkno
   }
 }
 
+/** Which endpoint a request is, for scenarios aimed at one endpoint only. */
+function endpointOf(method: string, edge: string | undefined): FaultEndpoint | undefined {
+  if (method === 'POST' && edge === undefined) return 'setPin';
+  if (method === 'POST' && edge === 'register') return 'register';
+  if (method === 'POST' && edge === 'deregister') return 'deregister';
+  if (method === 'GET' && edge === undefined) return 'read';
+  if (method === 'GET' && edge === 'phone_numbers') return 'list';
+  return undefined;
+}
+
+const PIN_REQUIRED = '(#100) The parameter pin is required';
+
 function selectFields(info: Record<string, unknown>, url: URL): Record<string, unknown> {
   const fields = url.searchParams.get('fields');
   if (!fields) return info;
@@ -97,11 +112,15 @@ export function createGraphRoutes({
   faults,
   hostAndPort,
 }: GraphRoutesOptions): GraphRoutes {
-  function setPin(req: IncomingMessage, res: ServerResponse, id: string, bodyText: string): Outcome {
+  /** The body's PIN, or the error Meta answers for a missing or malformed one. */
+  function pinFrom(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bodyText: string,
+  ): { pin: string; body: Record<string, unknown> } | Outcome {
     const body = parsePostBody(req, bodyText);
     if (!body) return sendMetaError(res, 100, { message: '(#100) The request body is not valid JSON' });
-    if (body.pin === undefined)
-      return sendMetaError(res, 100, { message: '(#100) The parameter pin is required' });
+    if (body.pin === undefined) return sendMetaError(res, 100, { message: PIN_REQUIRED });
     // A number instead of a string is refused: it is how leading zeros get lost.
     if (typeof body.pin !== 'string' || !/^\d{6}$/.test(body.pin)) {
       return sendMetaError(res, 100, {
@@ -109,8 +128,35 @@ export function createGraphRoutes({
         details: 'pin must be a string of exactly 6 digits',
       });
     }
-    state.setPin(id, body.pin);
+    return { pin: body.pin, body };
+  }
+
+  function setPin(req: IncomingMessage, res: ServerResponse, id: string, bodyText: string): Outcome {
+    const parsed = pinFrom(req, res, bodyText);
+    if ('status' in parsed) return parsed;
+    // Two-step settings belong to a number on Cloud API: before registration Meta answers 133010.
+    if (!state.isRegistered(id)) return sendMetaError(res, 133010);
+    state.setPin(id, parsed.pin);
     return sendOk(res, { success: true });
+  }
+
+  function register(req: IncomingMessage, res: ServerResponse, id: string, bodyText: string): Outcome {
+    const parsed = pinFrom(req, res, bodyText);
+    if ('status' in parsed) return parsed;
+    const product = parsed.body.messaging_product;
+    if (typeof product !== 'string' || product.toLowerCase() !== 'whatsapp') {
+      return sendMetaError(res, 100, {
+        message: '(#100) Invalid parameter',
+        details: 'messaging_product must be "whatsapp"',
+      });
+    }
+    const answer = state.register(id, parsed.pin);
+    return answer.ok ? sendOk(res, { success: true }) : sendMetaError(res, answer.code);
+  }
+
+  function deregister(res: ServerResponse, id: string): Outcome {
+    const answer = state.deregister(id);
+    return answer.ok ? sendOk(res, { success: true }) : sendMetaError(res, answer.code);
   }
 
   function listNumbers(
@@ -187,14 +233,17 @@ export function createGraphRoutes({
     }
     if (method === 'POST' && edge === undefined) state.countPost(objectId);
 
-    const fault = faults.faultFor(objectId, state.wabaOf(objectId) ?? objectId);
+    const endpoint = endpointOf(method, edge);
+    const fault = faults.faultFor(objectId, state.wabaOf(objectId) ?? objectId, endpoint);
     if (fault) {
       const outcome = await faults.apply(req, res, fault);
       if (outcome) return outcome;
       entry.fault = fault.label;
     }
 
-    if (method === 'POST' && edge === undefined) return setPin(req, res, objectId, bodyText);
+    if (endpoint === 'setPin') return setPin(req, res, objectId, bodyText);
+    if (endpoint === 'register') return register(req, res, objectId, bodyText);
+    if (endpoint === 'deregister') return deregister(res, objectId);
     if (method === 'GET' && edge === undefined)
       return sendOk(res, selectFields(state.phoneInfo(objectId), url));
     if (method === 'GET' && edge === 'phone_numbers') return listNumbers(res, url, version, objectId, req);

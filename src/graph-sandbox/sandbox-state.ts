@@ -1,8 +1,31 @@
 // What "Meta" knows in the sandbox: the PIN each number holds and how often it was posted to,
+// whether it is verified and registered on Cloud API, its register/deregister calls (Meta's budget),
 // the WABAs and their phone numbers, and the log of requests received (never a PIN or a token).
 import { HttpError } from '../http/http-error';
 
 const MAX_LOG_ENTRIES = 2_000;
+/** Meta: 10 register/deregister requests per number in a moving 72-hour window, then 72 hours blocked. */
+export const SANDBOX_REGISTRATION_LIMIT = 10;
+export const SANDBOX_REGISTRATION_WINDOW_MS = 72 * 3_600_000;
+
+/**
+ * How a number starts out. Without a setup a number is verified and registered on Cloud API with no
+ * two-step PIN (what older sandbox runs assumed); a number fresh from embedded signup is
+ * `{ "registered": false }`.
+ */
+export interface SandboxNumberSetup {
+  registered?: boolean;
+  verified?: boolean;
+  /** A two-step PIN set outside the product (by hand in WhatsApp Manager). */
+  twoStepPin?: string;
+  /** Register/deregister calls made elsewhere in the last 72 hours (10 = budget spent). */
+  recentRegistrationCalls?: number;
+}
+
+export type SandboxNumberSetups = Record<string, SandboxNumberSetup>;
+
+export type RegisterAnswer =
+  { ok: true } | { ok: false; code: 133016 | 133006 | 133005; blockedUntil?: number };
 
 export interface SandboxPhoneNumber {
   id: string;
@@ -26,12 +49,21 @@ export interface RequestLogEntry {
 
 export interface NumberState {
   id: string;
+  /** The two-step PIN Meta holds, set by POST /{id} or by a first /register. */
   pin: string | null;
   pinSetAt: string | null;
   /** POST requests received for this number, whatever their outcome. */
   posts: number;
   /** Successful PIN sets. */
   pinSets: number;
+  registered: boolean;
+  verified: boolean;
+  /** /register requests received, whatever their outcome. */
+  registerCalls: number;
+  /** Register/deregister requests in the moving 72-hour window, as Meta counts them. */
+  registrationCallsInWindow: number;
+  /** While Meta refuses registration for this number (133016), ISO. */
+  registrationBlockedUntil: string | null;
 }
 
 interface NumberRecord {
@@ -39,6 +71,12 @@ interface NumberRecord {
   pinSetAt?: string;
   posts: number;
   pinSets: number;
+  registered: boolean;
+  verified: boolean;
+  registerCalls: number;
+  /** Epoch ms of every register/deregister request. */
+  registrationCalls: number[];
+  blockedUntil?: number;
 }
 
 export interface SandboxState {
@@ -46,6 +84,18 @@ export interface SandboxState {
   pinOf(id: string): string | undefined;
   countPost(id: string): void;
   setPin(id: string, pin: string): void;
+  isRegistered(id: string): boolean;
+  /**
+   * A /register request with this PIN, decided as Meta does: the budget first (the request counts),
+   * then verification, then the two-step PIN, which the PIN becomes when the number has none.
+   */
+  register(id: string, pin: string): RegisterAnswer;
+  /** A /deregister request: counts against the same budget; the number is no longer registered. */
+  deregister(id: string): RegisterAnswer;
+  /** Sets (or replaces) how a number starts out; its counters start again. */
+  setupNumber(id: string, setup: SandboxNumberSetup): void;
+  /** Moves the sandbox's clock (the registration window) forward, for tests and demos. */
+  advanceClock(ms: number): void;
   /** The WABA a phone number is registered to, if any. */
   wabaOf(phoneNumberId: string): string | undefined;
   wabaNumbers(wabaId: string): SandboxPhoneNumber[] | undefined;
@@ -54,8 +104,59 @@ export interface SandboxState {
   phoneInfo(id: string): Record<string, unknown>;
   logRequest(entry: RequestLogEntry): void;
   requests(): RequestLogEntry[];
-  /** Forgets PINs, counters and the log; WABAs go back to the start options. */
+  /** Forgets PINs, counters and the log; WABAs and number setups go back to the start options. */
   reset(): void;
+}
+
+export function parseNumberSetup(value: unknown, where: string): SandboxNumberSetup {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(
+      400,
+      'BadRequest',
+      `${where} must be an object like {"registered":false,"verified":true}`,
+    );
+  }
+  const raw = value as Record<string, unknown>;
+  const out: SandboxNumberSetup = {};
+  for (const [key, v] of Object.entries(raw)) {
+    if (key === 'registered' || key === 'verified') {
+      if (typeof v !== 'boolean')
+        throw new HttpError(400, 'BadRequest', `${where}.${key} must be true or false`);
+      out[key] = v;
+    } else if (key === 'twoStepPin') {
+      if (typeof v !== 'string' || !/^\d{6}$/.test(v))
+        throw new HttpError(400, 'BadRequest', `${where}.twoStepPin must be a string of 6 digits`);
+      out.twoStepPin = v;
+    } else if (key === 'recentRegistrationCalls') {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100)
+        throw new HttpError(
+          400,
+          'BadRequest',
+          `${where}.recentRegistrationCalls must be a whole number 0-100`,
+        );
+      out.recentRegistrationCalls = v;
+    } else {
+      throw new HttpError(
+        400,
+        'BadRequest',
+        `${where}: unknown field "${key}" (allowed: registered, verified, twoStepPin, recentRegistrationCalls)`,
+      );
+    }
+  }
+  return out;
+}
+
+export function parseNumberSetups(value: unknown, where: string): SandboxNumberSetups {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(400, 'BadRequest', `${where} must be an object keyed by phone number id`);
+  }
+  const out: SandboxNumberSetups = {};
+  for (const [id, setup] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^\d{1,32}$/.test(id))
+      throw new HttpError(400, 'BadRequest', `${where}: key "${id}" must be a phone number id`);
+    out[id] = parseNumberSetup(setup, `${where}["${id}"]`);
+  }
+  return out;
 }
 
 export function parseWabaNumbers(value: unknown): SandboxPhoneNumber[] {
@@ -91,30 +192,111 @@ function cloneWabas(
   return new Map(Object.entries(wabas ?? {}).map(([id, numbers]) => [id, numbers.map((n) => ({ ...n }))]));
 }
 
-export function createSandboxState(initialWabas?: Record<string, SandboxPhoneNumber[]>): SandboxState {
+export interface SandboxStateOptions {
+  wabas?: Record<string, SandboxPhoneNumber[]>;
+  numbers?: SandboxNumberSetups;
+  /** Epoch ms; defaults to the system clock. */
+  now?: () => number;
+}
+
+export function createSandboxState(options: SandboxStateOptions = {}): SandboxState {
   const numbers = new Map<string, NumberRecord>();
-  let wabas = cloneWabas(initialWabas);
+  let wabas = cloneWabas(options.wabas);
+  let setups: SandboxNumberSetups = structuredClone(options.numbers ?? {});
   let requestLog: RequestLogEntry[] = [];
+  let clockOffset = 0;
+  const now = () => (options.now ?? Date.now)() + clockOffset;
+
+  function freshRecord(setup: SandboxNumberSetup | undefined): NumberRecord {
+    const at = now();
+    return {
+      pin: setup?.twoStepPin,
+      pinSetAt: setup?.twoStepPin === undefined ? undefined : new Date(at).toISOString(),
+      posts: 0,
+      pinSets: 0,
+      registered: setup?.registered ?? true,
+      verified: setup?.verified ?? true,
+      registerCalls: 0,
+      // Calls made elsewhere: spread over the last hour, so they stay in the window for ~71 hours.
+      registrationCalls: Array.from(
+        { length: setup?.recentRegistrationCalls ?? 0 },
+        (_, i) => at - 3_600_000 + i,
+      ),
+    };
+  }
 
   function recordOf(id: string): NumberRecord {
     let record = numbers.get(id);
     if (!record) {
-      record = { posts: 0, pinSets: 0 };
+      record = freshRecord(setups[id]);
       numbers.set(id, record);
     }
     return record;
   }
 
+  function callsInWindow(record: NumberRecord, at: number): number {
+    return record.registrationCalls.filter((t) => t > at - SANDBOX_REGISTRATION_WINDOW_MS).length;
+  }
+
+  /** Counts the request, and answers 133016 when 10 were made already or the number is blocked. */
+  function spendBudget(record: NumberRecord): RegisterAnswer | undefined {
+    const at = now();
+    const blocked = record.blockedUntil !== undefined && record.blockedUntil > at;
+    const spent = callsInWindow(record, at) >= SANDBOX_REGISTRATION_LIMIT;
+    record.registrationCalls.push(at);
+    if (!blocked && !spent) return undefined;
+    if (!blocked) record.blockedUntil = at + SANDBOX_REGISTRATION_WINDOW_MS;
+    return { ok: false, code: 133016, blockedUntil: record.blockedUntil };
+  }
+
   return {
     numberState(id) {
-      const record = numbers.get(id);
+      const record = numbers.get(id) ?? freshRecord(setups[id]);
+      const at = now();
       return {
         id,
-        pin: record?.pin ?? null,
-        pinSetAt: record?.pinSetAt ?? null,
-        posts: record?.posts ?? 0,
-        pinSets: record?.pinSets ?? 0,
+        pin: record.pin ?? null,
+        pinSetAt: record.pinSetAt ?? null,
+        posts: record.posts,
+        pinSets: record.pinSets,
+        registered: record.registered,
+        verified: record.verified,
+        registerCalls: record.registerCalls,
+        registrationCallsInWindow: callsInWindow(record, at),
+        registrationBlockedUntil:
+          record.blockedUntil !== undefined && record.blockedUntil > at
+            ? new Date(record.blockedUntil).toISOString()
+            : null,
       };
+    },
+    isRegistered: (id) => recordOf(id).registered,
+    register(id, pin) {
+      const record = recordOf(id);
+      record.registerCalls++;
+      const refused = spendBudget(record);
+      if (refused) return refused;
+      if (!record.verified) return { ok: false, code: 133006 };
+      if (record.pin !== undefined && record.pin !== pin) return { ok: false, code: 133005 };
+      if (record.pin === undefined) {
+        record.pin = pin;
+        record.pinSetAt = new Date(now()).toISOString();
+      }
+      record.registered = true;
+      return { ok: true };
+    },
+    deregister(id) {
+      const record = recordOf(id);
+      const refused = spendBudget(record);
+      if (refused) return refused;
+      record.registered = false;
+      return { ok: true };
+    },
+    setupNumber(id, setup) {
+      setups = { ...setups, [id]: { ...setup } };
+      numbers.set(id, freshRecord(setup));
+    },
+    advanceClock(ms) {
+      clockOffset += ms;
     },
     pinOf: (id) => numbers.get(id)?.pin,
     countPost(id) {
@@ -137,13 +319,17 @@ export function createSandboxState(initialWabas?: Record<string, SandboxPhoneNum
     },
     phoneInfo(id) {
       const known = [...wabas.values()].flat().find((n) => n.id === id);
+      const record = numbers.get(id) ?? freshRecord(setups[id]);
       return {
         id,
         display_phone_number: known?.display_phone_number ?? `+1 555-01${id.slice(-2).padStart(2, '0')}`,
         verified_name: known?.verified_name ?? 'Sandbox Business',
-        code_verification_status: 'VERIFIED',
+        code_verification_status: record.verified ? 'VERIFIED' : 'NOT_VERIFIED',
         quality_rating: 'GREEN',
-        platform_type: 'CLOUD_API',
+        // A number not (or no longer) on Cloud API reads NOT_APPLICABLE and PENDING, as after signup.
+        platform_type: record.registered ? 'CLOUD_API' : 'NOT_APPLICABLE',
+        status: record.registered ? 'CONNECTED' : 'PENDING',
+        name_status: 'APPROVED',
         throughput: { level: 'STANDARD' },
       };
     },
@@ -155,7 +341,9 @@ export function createSandboxState(initialWabas?: Record<string, SandboxPhoneNum
     reset() {
       numbers.clear();
       requestLog = [];
-      wabas = cloneWabas(initialWabas);
+      clockOffset = 0;
+      wabas = cloneWabas(options.wabas);
+      setups = structuredClone(options.numbers ?? {});
     },
   };
 }

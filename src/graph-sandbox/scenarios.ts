@@ -17,13 +17,27 @@ export const CHAOS_FAULTS = [
   'transientUnknown',
 ] as const;
 
+/** Meta's registration answers (docs/registration.md), for the `registration` scenario kind. */
+export const REGISTRATION_CODES = [
+  133000, 133005, 133006, 133008, 133009, 133010, 133015, 133016, 131031, 131045, 131057, 2494100,
+] as const;
+
+/** The endpoints a scenario can be aimed at; without one it hits every request to the object. */
+export const FAULT_ENDPOINTS = ['setPin', 'register', 'deregister', 'read', 'list'] as const;
+export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
+
 export type ThrottleCode = (typeof THROTTLE_CODES)[number];
+export type RegistrationCode = (typeof REGISTRATION_CODES)[number];
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 export type ChaosFault = (typeof CHAOS_FAULTS)[number];
 
-/** `times`: how many requests get the fault before the number behaves normally; absent = always. */
+/**
+ * `times`: how many requests get the fault before the number behaves normally; absent = always.
+ * `endpoint`: only requests to that endpoint see the scenario (and count towards `times`).
+ */
 interface Repeating {
   times?: number;
+  endpoint?: FaultEndpoint;
 }
 
 export type Scenario =
@@ -43,6 +57,10 @@ export type Scenario =
   | ({ kind: 'connectionReset' } & Repeating)
   | ({ kind: 'accountLocked'; code?: 131031 | 368 } & Repeating)
   | ({ kind: 'transientUnknown'; code?: number } & Repeating)
+  /** One of Meta's registration answers; aimed at /register unless `endpoint` says otherwise. */
+  | ({ kind: 'registration'; code: RegistrationCode } & Repeating)
+  /** A 2xx that is not {"success":true}: what a misbehaving proxy answers. */
+  | ({ kind: 'unconfirmedSuccess'; body?: string } & Repeating)
   /** Any Graph error, e.g. a permission error (10, 200) or a PIN guess limit (133008). */
   | ({
       kind: 'graphError';
@@ -70,6 +88,8 @@ export const SCENARIO_KINDS: readonly ScenarioKind[] = [
   'connectionReset',
   'accountLocked',
   'transientUnknown',
+  'registration',
+  'unconfirmedSuccess',
   'graphError',
   'chaos',
 ];
@@ -205,6 +225,48 @@ export const META_ERRORS: Readonly<Record<number, MetaErrorTemplate>> = {
     message: '(#803) Some of the aliases you requested do not exist',
   },
   2500: { httpStatus: 400, type: 'OAuthException', message: 'Unknown path components' },
+  // Registration (docs/registration.md); HTTP statuses as Meta's error-code page gives them.
+  133000: {
+    httpStatus: 500,
+    type: 'OAuthException',
+    message: '(#133000) Incomplete deregistration',
+    details: 'A previous deregistration attempt failed. Deregister the number again before registering.',
+  },
+  133006: {
+    httpStatus: 400,
+    type: 'OAuthException',
+    message: '(#133006) Phone number re-verification needed',
+    details: 'Verify the phone number before registering it.',
+  },
+  131045: {
+    httpStatus: 500,
+    type: 'OAuthException',
+    message: '(#131045) Incorrect certificate',
+    details: 'The request failed because the phone number is not registered.',
+  },
+  131057: {
+    httpStatus: 500,
+    type: 'OAuthException',
+    message: '(#131057) Account in maintenance mode',
+    details: 'The business account is in maintenance mode, for example during a throughput upgrade.',
+  },
+  2494100: {
+    httpStatus: 400,
+    type: 'OAuthException',
+    message: '(#2494100) Account under maintenance',
+    details: 'Try again in a few minutes.',
+  },
+  80008: {
+    httpStatus: 400,
+    type: 'OAuthException',
+    message: '(#80008) Too many calls to this WhatsApp Business Account',
+  },
+  131005: {
+    httpStatus: 403,
+    type: 'OAuthException',
+    message: '(#131005) Access denied',
+    details: 'Permission is either not granted or has been removed.',
+  },
 };
 
 /** Graph's error object, without fbtrace_id (the server adds one per response). */
@@ -256,27 +318,31 @@ export function metaError(
 
 type Field = 'times' | 'code' | 'regainAccessMinutes' | 'httpStatus' | 'delayMs' | 'subcode' | 'isTransient';
 
+const R = ['times', 'endpoint'];
 const ALLOWED_FIELDS: Record<ScenarioKind, readonly string[]> = {
-  throttled: ['times', 'code', 'regainAccessMinutes', 'httpStatus'],
-  serverError: ['times', 'code'],
-  slow: ['times', 'delayMs'],
-  expiredToken: ['times'],
-  unknownNumber: ['times', 'code'],
-  invalidParameter: ['times', 'code'],
-  html502: ['times'],
-  connectionReset: ['times'],
-  accountLocked: ['times', 'code'],
-  transientUnknown: ['times', 'code'],
-  graphError: ['times', 'code', 'subcode', 'httpStatus', 'isTransient', 'message', 'details'],
+  throttled: [...R, 'code', 'regainAccessMinutes', 'httpStatus'],
+  serverError: [...R, 'code'],
+  slow: [...R, 'delayMs'],
+  expiredToken: R,
+  unknownNumber: [...R, 'code'],
+  invalidParameter: [...R, 'code'],
+  html502: R,
+  connectionReset: R,
+  accountLocked: [...R, 'code'],
+  transientUnknown: [...R, 'code'],
+  registration: [...R, 'code'],
+  unconfirmedSuccess: [...R, 'body'],
+  graphError: [...R, 'code', 'subcode', 'httpStatus', 'isTransient', 'message', 'details'],
   chaos: ['probability', 'seed', 'faults'],
 };
 
 const ALLOWED_CODES: Partial<Record<ScenarioKind, readonly number[]>> = {
-  throttled: THROTTLE_CODES,
+  throttled: [...THROTTLE_CODES, 80008],
   serverError: SERVER_ERROR_CODES,
   unknownNumber: [33, 803],
   invalidParameter: [100, 131008, 131009],
   accountLocked: [131031, 368],
+  registration: REGISTRATION_CODES,
 };
 
 function fail(where: string, problem: string): never {
@@ -316,8 +382,17 @@ export function parseScenario(value: unknown, where = 'scenario'): Scenario {
     if (codes && !codes.includes(code))
       fail(where, `"code" for kind ${k} must be one of ${codes.join(', ')} (got ${code})`);
     out.code = code;
-  } else if (k === 'graphError') {
-    fail(where, '"code" is required for kind graphError');
+  } else if (k === 'graphError' || k === 'registration') {
+    fail(where, `"code" is required for kind ${k}`);
+  }
+  if (raw.endpoint !== undefined) {
+    if (typeof raw.endpoint !== 'string' || !(FAULT_ENDPOINTS as readonly string[]).includes(raw.endpoint)) {
+      fail(
+        where,
+        `"endpoint" must be one of ${FAULT_ENDPOINTS.join(', ')} (got ${JSON.stringify(raw.endpoint)})`,
+      );
+    }
+    out.endpoint = raw.endpoint;
   }
   if (raw.regainAccessMinutes !== undefined) {
     out.regainAccessMinutes = wholeNumber(where, 'regainAccessMinutes', raw.regainAccessMinutes, 0, 10_000);
@@ -334,7 +409,7 @@ export function parseScenario(value: unknown, where = 'scenario'): Scenario {
     if (typeof raw.isTransient !== 'boolean') fail(where, '"isTransient" must be true or false');
     out.isTransient = raw.isTransient;
   }
-  for (const field of ['message', 'details'] as const) {
+  for (const field of ['message', 'details', 'body'] as const) {
     if (raw[field] === undefined) continue;
     if (typeof raw[field] !== 'string') fail(where, `"${field}" must be a string`);
     out[field] = raw[field];
@@ -404,6 +479,7 @@ export function loadScenarioFile(path: string): ScenarioMap {
 
 export type Fault =
   | { action: 'error'; status: number; error: MetaErrorBody; headers?: Record<string, string>; label: string }
+  | { action: 'text'; status: number; body: string; label: string }
   | { action: 'html'; status: number; label: string }
   | { action: 'reset'; label: string }
   | { action: 'delay'; ms: number; label: string };
@@ -417,6 +493,13 @@ export interface FaultContext {
   seen: number;
   /** Faults this object has already been served under the current scenario. */
   served: number;
+}
+
+/** Whether a scenario applies to a request to this endpoint (undefined: an endpoint we do not model). */
+export function scenarioAppliesTo(scenario: Scenario, endpoint: FaultEndpoint | undefined): boolean {
+  if (scenario.kind === 'chaos') return true;
+  const aimed = scenario.endpoint ?? (scenario.kind === 'registration' ? 'register' : undefined);
+  return aimed === undefined || aimed === endpoint;
 }
 
 /** A number in [0, 1) from (seed, object id, request index): same inputs, same draw, any interleaving. */
@@ -495,6 +578,15 @@ function faultOf(scenario: Exclude<Scenario, { kind: 'chaos' }>, ctx: FaultConte
         isTransient: true,
         message: 'An unexpected error has occurred. Please retry your request later.',
       });
+    case 'registration':
+      return errorFault(scenario.code, `registration ${scenario.code}`);
+    case 'unconfirmedSuccess':
+      return {
+        action: 'text',
+        status: 200,
+        body: scenario.body ?? '{"success":false}',
+        label: 'unconfirmed 2xx',
+      };
     case 'graphError':
       return errorFault(scenario.code, `graph error ${scenario.code}`, {
         subcode: scenario.subcode,

@@ -19,11 +19,19 @@ import {
   createSandboxState,
   type NumberState,
   type RequestLogEntry,
+  type SandboxNumberSetup,
+  type SandboxNumberSetups,
   type SandboxPhoneNumber,
 } from './sandbox-state';
 import type { Scenario, ScenarioMap } from './scenarios';
 
-export type { NumberState, RequestLogEntry, SandboxPhoneNumber } from './sandbox-state';
+export type {
+  NumberState,
+  RequestLogEntry,
+  SandboxNumberSetup,
+  SandboxNumberSetups,
+  SandboxPhoneNumber,
+} from './sandbox-state';
 
 export const DEFAULT_SANDBOX_PORT = 8099;
 
@@ -36,6 +44,10 @@ export interface GraphSandboxOptions {
   scenarios?: ScenarioMap;
   /** WABA id -> the phone numbers registered to it. */
   wabas?: Record<string, SandboxPhoneNumber[]>;
+  /** How numbers start out (registered, verified, a PIN set by hand, calls made elsewhere). */
+  numbers?: SandboxNumberSetups;
+  /** The sandbox's clock, epoch ms (Meta's registration window); defaults to the system clock. */
+  now?: () => number;
   /** One line per Graph request; never contains a PIN or a token. */
   log?: (line: string) => void;
 }
@@ -49,6 +61,10 @@ export interface GraphSandbox {
   addWaba(wabaId: string, numbers: SandboxPhoneNumber[]): void;
   pinOf(phoneNumberId: string): string | undefined;
   numberState(phoneNumberId: string): NumberState;
+  /** Sets how a number starts out, e.g. {registered:false} for one fresh from embedded signup. */
+  setupNumber(phoneNumberId: string, setup: SandboxNumberSetup): void;
+  /** Moves the sandbox's clock forward (Meta's 72-hour registration window). */
+  advanceClock(ms: number): void;
   requests(): RequestLogEntry[];
   /** Forgets PINs, counters and the request log; scenarios and WABAs go back to the start options. */
   reset(): void;
@@ -57,7 +73,7 @@ export interface GraphSandbox {
 export async function startGraphSandbox(options: GraphSandboxOptions = {}): Promise<GraphSandbox> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
-  const state = createSandboxState(options.wabas);
+  const state = createSandboxState({ wabas: options.wabas, numbers: options.numbers, now: options.now });
   const faults = createSandboxFaults(options.scenarios, sendGraphError);
   let closed = false;
   let port = 0;
@@ -149,6 +165,8 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     addWaba: (wabaId, numbers) => state.addWaba(wabaId, numbers),
     pinOf: (id) => state.pinOf(id),
     numberState: (id) => state.numberState(id),
+    setupNumber: (id, setup) => state.setupNumber(id, setup),
+    advanceClock: (ms) => state.advanceClock(ms),
     requests: () => state.requests(),
     reset,
   };

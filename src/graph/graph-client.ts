@@ -49,12 +49,54 @@ export interface ListPhoneNumbersInput {
   signal?: AbortSignal;
 }
 
+export interface RegisterPhoneNumberInput {
+  phoneNumberId: string;
+  /** The stored two-step PIN: it becomes the number's PIN, or must match the one it has. */
+  pin: string;
+  signal?: AbortSignal;
+}
+
+export interface RegisterPhoneNumberResult {
+  fbtraceId?: string;
+}
+
+/** The fields read from `GET /{id}` (docs/registration.md); Meta omits fields it has no value for. */
+export const PHONE_NUMBER_FIELDS = [
+  'id',
+  'display_phone_number',
+  'verified_name',
+  'code_verification_status',
+  'platform_type',
+  'status',
+  'name_status',
+] as const;
+
+export interface PhoneNumberDetails {
+  id: string;
+  display_phone_number?: string;
+  verified_name?: string;
+  /** e.g. VERIFIED, NOT_VERIFIED, EXPIRED */
+  code_verification_status?: string;
+  /** CLOUD_API when registered on Cloud API; ON_PREMISE; NOT_APPLICABLE */
+  platform_type?: string;
+  /** e.g. PENDING, CONNECTED */
+  status?: string;
+  name_status?: string;
+}
+
+export interface GetPhoneNumberInput {
+  phoneNumberId: string;
+  signal?: AbortSignal;
+}
+
 /**
  * The Graph calls the activities make (src/activities/activity-deps.ts hands it to the Graph
  * queue's activities, paced). A call a new activity needs is added here and in the client below.
  */
 export interface GraphApi {
   setTwoStepPin(input: SetTwoStepPinInput): Promise<SetTwoStepPinResult>;
+  registerPhoneNumber(input: RegisterPhoneNumberInput): Promise<RegisterPhoneNumberResult>;
+  getPhoneNumber(input: GetPhoneNumberInput): Promise<PhoneNumberDetails>;
 }
 
 export interface GraphClient extends GraphApi {
@@ -69,6 +111,22 @@ interface RawResponse {
 
 function invalidInput(message: string): GraphError {
   return new GraphError({ type: GRAPH_FAILURE_TYPES.GraphInvalidParameter, retryable: false, message });
+}
+
+function checkPhoneNumberId(phoneNumberId: string): void {
+  if (!PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
+    throw invalidInput(`phone number id must be 1-32 digits (got ${JSON.stringify(phoneNumberId)})`);
+  }
+}
+
+function checkPin(pin: unknown): void {
+  if (typeof pin !== 'string' || !PIN_PATTERN.test(pin)) {
+    throw invalidInput('the two-step PIN must be a string of exactly 6 digits (value not shown)');
+  }
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
@@ -120,27 +178,68 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     }
   }
 
+  /** A POST that carries the PIN and answers {"success":true}; anything else is classified. */
+  async function postWithPin(
+    operation: 'setTwoStepPin' | 'register',
+    path: string,
+    body: Record<string, string>,
+    pin: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ fbtraceId?: string }> {
+    const secrets = [pin, accessToken];
+    const res = await call('POST', path, JSON.stringify(body), secrets, signal);
+    const parsed = parseJson(res.bodyText) as { success?: unknown } | undefined;
+    if (res.status >= 200 && res.status < 300 && parsed?.success === true) {
+      return { fbtraceId: firstHeader(res.headers['x-fb-trace-id']) };
+    }
+    throw classifyGraphResponse({ ...res, redact: secrets, operation });
+  }
+
   return {
     async setTwoStepPin({ phoneNumberId, pin, signal }) {
-      if (!PHONE_NUMBER_ID_PATTERN.test(phoneNumberId)) {
-        throw invalidInput(`phone number id must be 1-32 digits (got ${JSON.stringify(phoneNumberId)})`);
-      }
-      if (typeof pin !== 'string' || !PIN_PATTERN.test(pin)) {
-        throw invalidInput('the two-step PIN must be a string of exactly 6 digits (value not shown)');
-      }
-      const secrets = [pin, accessToken];
+      checkPhoneNumberId(phoneNumberId);
+      checkPin(pin);
+      return postWithPin('setTwoStepPin', `/${apiVersion}/${phoneNumberId}`, { pin }, pin, signal);
+    },
+
+    async registerPhoneNumber({ phoneNumberId, pin, signal }) {
+      checkPhoneNumberId(phoneNumberId);
+      checkPin(pin);
+      return postWithPin(
+        'register',
+        `/${apiVersion}/${phoneNumberId}/register`,
+        { messaging_product: 'whatsapp', pin },
+        pin,
+        signal,
+      );
+    },
+
+    async getPhoneNumber({ phoneNumberId, signal }) {
+      checkPhoneNumberId(phoneNumberId);
+      const secrets = [accessToken];
+      const query = new URLSearchParams({ fields: PHONE_NUMBER_FIELDS.join(',') });
       const res = await call(
-        'POST',
-        `/${apiVersion}/${phoneNumberId}`,
-        JSON.stringify({ pin }),
+        'GET',
+        `/${apiVersion}/${phoneNumberId}?${query.toString()}`,
+        undefined,
         secrets,
         signal,
       );
-      const parsed = parseJson(res.bodyText) as { success?: unknown } | undefined;
-      if (res.status >= 200 && res.status < 300 && parsed?.success === true) {
-        return { fbtraceId: firstHeader(res.headers['x-fb-trace-id']) };
+      const parsed = parseJson(res.bodyText) as Record<string, unknown> | undefined;
+      if (res.status < 200 || res.status >= 300 || typeof parsed?.id !== 'string') {
+        throw classifyGraphResponse({
+          ...res,
+          redact: secrets,
+          operation: 'readPhoneNumber',
+          expected: '{"id":"...",...}',
+        });
       }
-      throw classifyGraphResponse({ ...res, redact: secrets });
+      const details: PhoneNumberDetails = { id: parsed.id };
+      for (const field of PHONE_NUMBER_FIELDS) {
+        const value = optionalString(parsed[field]);
+        if (field !== 'id' && value !== undefined) details[field] = value;
+      }
+      return details;
     },
 
     async listPhoneNumbers({ wabaId, signal }) {
@@ -167,7 +266,12 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         const parsed = parseJson(res.bodyText) as
           { data?: unknown; paging?: { next?: unknown; cursors?: { after?: unknown } } } | undefined;
         if (res.status < 200 || res.status >= 300 || !Array.isArray(parsed?.data)) {
-          throw classifyGraphResponse({ ...res, redact: secrets, expected: '{"data":[...]}' });
+          throw classifyGraphResponse({
+            ...res,
+            redact: secrets,
+            operation: 'listPhoneNumbers',
+            expected: '{"data":[...]}',
+          });
         }
         for (const item of parsed.data as unknown[]) {
           const entry = item as Record<string, unknown> | null;

@@ -17,6 +17,18 @@ export const GRAPH_FAILURE_TYPES = {
   GraphPinGuessLimit: 'GraphPinGuessLimit',
   GraphNumberRecentlyDeleted: 'GraphNumberRecentlyDeleted',
   GraphRegisterLimit: 'GraphRegisterLimit',
+  /** 133010, 131045: the number is not registered on Cloud API (the workflow may register it). */
+  GraphNotRegistered: 'GraphNotRegistered',
+  /** 133006: the number must be verified (request_code / verify_code) before it can register. */
+  GraphNumberNotVerified: 'GraphNumberNotVerified',
+  /** 133000: a previous deregistration did not complete; deregister again before registering. */
+  GraphIncompleteDeregistration: 'GraphIncompleteDeregistration',
+  /** 131031 answered to /register: the account is locked, or the PIN did not match. Never guess. */
+  GraphRegisterPinRejected: 'GraphRegisterPinRejected',
+  /** 131057, 2494100: the business account is in maintenance; it comes back by itself. */
+  GraphMaintenance: 'GraphMaintenance',
+  /** A 2xx that is not the expected answer ({"success":false}, a proxy's "ok"): retried a few times. */
+  GraphUnconfirmedSuccess: 'GraphUnconfirmedSuccess',
   GraphTimeout: 'GraphTimeout',
   GraphConnectionError: 'GraphConnectionError',
   GraphUnexpectedResponse: 'GraphUnexpectedResponse',
@@ -34,6 +46,16 @@ export const NUMBER_RECENTLY_DELETED_DELAY_MS = 5 * 60_000;
  * activity's retry schedule still bounds the total time.
  */
 export const PIN_GUESS_LIMIT_DEFAULT_DELAY_MS = 60 * 60_000;
+/** Maintenance mode (131057, 2494100) lasts "a few minutes" in Meta's and peers' words. */
+export const MAINTENANCE_DELAY_MS = 5 * 60_000;
+/**
+ * A 2xx we do not understand is retried until the activity's third attempt, then parked: the calls
+ * are idempotent on the stored PIN, and such answers usually come from a proxy, not from Meta.
+ */
+export const UNCONFIRMED_SUCCESS_MAX_ATTEMPTS = 3;
+
+/** Which Graph call answered: the same code can mean different things on different endpoints. */
+export type GraphOperation = 'setTwoStepPin' | 'register' | 'readPhoneNumber' | 'listPhoneNumbers';
 
 export interface GraphErrorFields {
   type: GraphFailureType;
@@ -124,6 +146,8 @@ export interface GraphResponseInput {
   bodyText: string;
   /** What a successful answer would have looked like, for the message on a 2xx that is not one. */
   expected?: string;
+  /** The call that was made; decides the codes Meta reuses (131031 on /register). */
+  operation?: GraphOperation;
   /** Secrets (the PIN, the token) to blank out of any text kept in the error. */
   redact?: readonly (string | undefined)[];
 }
@@ -139,10 +163,18 @@ function rule(codes: number[], type: GraphFailureType, retryable: boolean) {
 }
 // 102 (session key) and 104 (token required) are Meta's generic OAuth codes, outside the reference table.
 rule([0, 190, 102, 104], T.GraphAuthError, false);
-rule([3, 10], T.GraphPermissionError, false);
-rule([4, 17, 32, 613, 80007, 130429], T.GraphThrottled, true);
+rule([3, 10, 131005], T.GraphPermissionError, false);
+// 80008 (WABA-level throttling) is not on Meta's error page; peers report it: handled as throttling.
+rule([4, 17, 32, 613, 80007, 80008, 130429], T.GraphThrottled, true);
 rule([100, 131008, 131009], T.GraphInvalidParameter, false);
-rule([33, 803, 133010], T.GraphUnknownNumber, false);
+rule([33, 803], T.GraphUnknownNumber, false);
+// Not retried by the activity: the workflow registers the number when its input allows it.
+rule([133010, 131045], T.GraphNotRegistered, false);
+rule([133006], T.GraphNumberNotVerified, false);
+// Meta answers 133000 with HTTP 500, yet retrying the register call cannot complete a deregistration.
+rule([133000], T.GraphIncompleteDeregistration, false);
+// 2494100 is not on Meta's error page; Solution Providers report it as "maintenance, try again later".
+rule([131057, 2494100], T.GraphMaintenance, true);
 rule([131031, 368], T.GraphAccountRestricted, false);
 rule([2, 131000, 131016, 133004], T.GraphServerError, true);
 rule([133005], T.GraphPinMismatch, false);
@@ -154,8 +186,13 @@ function ruleFor(
   code: number,
   subcode: number | undefined,
   isTransient: boolean | undefined,
+  operation: GraphOperation | undefined,
 ): CodeRule | undefined {
   if (code >= 200 && code <= 299) return { type: T.GraphPermissionError, retryable: false };
+  // Meta's 131031 also means "data in the request did not match", such as the PIN of a register
+  // call: there it gets the PIN-mismatch treatment (park, no second guess).
+  if (code === 131031 && operation === 'register')
+    return { type: T.GraphRegisterPinRejected, retryable: false };
   // "Unsupported post request. Object with ID ... does not exist": Meta's usual shape for an unknown id.
   if (code === 100 && subcode === 33) return { type: T.GraphUnknownNumber, retryable: false };
   // Code 1 is "unknown error": retry it, unless Meta explicitly says it is not transient.
@@ -305,9 +342,17 @@ function classifyByStatus(input: GraphResponseInput, what: string, isTransient?:
       message: `Graph answered HTTP ${status} ${what}`,
     });
   }
-  // 2xx that is not the expected answer, 3xx, or 4xx without a Graph code: we cannot tell what happened,
-  // and retrying the same request against an answer we do not understand will not converge. A person
-  // looks (the PIN is already safe in the vault, so nothing is lost).
+  if (status >= 200 && status < 300) {
+    return new GraphError({
+      ...base,
+      type: T.GraphUnconfirmedSuccess,
+      retryable: true,
+      message: `Graph answered HTTP ${status} ${what}; retried up to ${UNCONFIRMED_SUCCESS_MAX_ATTEMPTS} attempts`,
+    });
+  }
+  // 3xx, or 4xx without a Graph code: we cannot tell what happened, and retrying the same request
+  // against an answer we do not understand will not converge. A person looks (the PIN is already
+  // safe in the vault, so nothing is lost).
   return new GraphError({
     ...base,
     type: T.GraphUnexpectedResponse,
@@ -365,7 +410,7 @@ export function classifyGraphResponse(input: GraphResponseInput): GraphError {
     userMessage: clean(parsed.userMessage),
   };
 
-  const known = ruleFor(parsed.code, parsed.subcode, parsed.isTransient);
+  const known = ruleFor(parsed.code, parsed.subcode, parsed.isTransient, input.operation);
   if (known) {
     let nextRetryDelayMs: number | undefined;
     if (known.type === T.GraphThrottled) {
@@ -374,6 +419,8 @@ export function classifyGraphResponse(input: GraphResponseInput): GraphError {
       nextRetryDelayMs = waitFromDetails(parsed.details) ?? PIN_GUESS_LIMIT_DEFAULT_DELAY_MS;
     } else if (known.type === T.GraphNumberRecentlyDeleted) {
       nextRetryDelayMs = NUMBER_RECENTLY_DELETED_DELAY_MS;
+    } else if (known.type === T.GraphMaintenance) {
+      nextRetryDelayMs = waitFromDetails(parsed.details) ?? MAINTENANCE_DELAY_MS;
     }
     return new GraphError({ ...common, type: known.type, retryable: known.retryable, nextRetryDelayMs });
   }
@@ -471,13 +518,23 @@ export function graphFailureDetails(err: GraphError): GraphFailureDetails {
   };
 }
 
-/** The activity's view of a Graph failure: Temporal applies `nonRetryable` and `nextRetryDelay`. */
-export function toApplicationFailure(err: GraphError): ApplicationFailure {
+/**
+ * The activity's view of a Graph failure: Temporal applies `nonRetryable` and `nextRetryDelay`.
+ * `attempt` (the activity's attempt number) bounds the retries of an unconfirmed 2xx.
+ */
+export function toApplicationFailure(err: GraphError, attempt?: number): ApplicationFailure {
+  const retryable =
+    err.retryable &&
+    !(
+      err.type === T.GraphUnconfirmedSuccess &&
+      attempt !== undefined &&
+      attempt >= UNCONFIRMED_SUCCESS_MAX_ATTEMPTS
+    );
   return ApplicationFailure.create({
     type: err.type,
     message: err.message,
-    nonRetryable: !err.retryable,
-    nextRetryDelay: err.retryable ? err.nextRetryDelayMs : undefined,
+    nonRetryable: !retryable,
+    nextRetryDelay: retryable ? err.nextRetryDelayMs : undefined,
     details: [graphFailureDetails(err)],
     cause: err.cause instanceof Error ? err.cause : undefined,
     // Throttling is expected under load: keep it out of the worker's error logs and metrics.

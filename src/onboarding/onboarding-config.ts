@@ -13,7 +13,7 @@ import {
 
 export type OnboardingOptions = Pick<RegisterNumberInput, 'retrySchedules' | 'manualResetDeadline'>;
 
-const SCHEDULE_NAMES = ['generatePin', 'vault', 'graph'] as const;
+const SCHEDULE_NAMES = ['generatePin', 'vault', 'graph', 'register'] as const;
 const DURATION_FIELDS = ['initialInterval', 'maximumInterval', 'giveUpAfter'] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // What makes an onboarding input acceptable, with no Temporal client behind it, so the batch
 // starter's --dry-run validates 100,000 rows without loading the client.
 import { quoteUntrusted } from '../text/quote-untrusted';
-import { PHONE_NUMBER_ID_PATTERN, type RegisterNumberInput } from '../workflows/messages';
+import { PHONE_NUMBER_ID_PATTERN, REGISTER_CHOICES, type RegisterNumberInput } from '../workflows/messages';
 
 /** Meta's business-object ids (WABA, business portfolio) are numeric strings like phone-number ids. */
 export const WABA_ID_PATTERN = /^[0-9]{1,32}$/;
@@ -26,7 +26,7 @@ export class OnboardingInputError extends Error {
 /** Every problem with an input, in words an operator can act on; empty when the input is fine. */
 export function onboardingInputProblems(input: RegisterNumberInput): string[] {
   const problems: string[] = [];
-  const { phoneNumberId, wabaId, displayPhoneNumber, tenant } = input as Partial<
+  const { phoneNumberId, wabaId, displayPhoneNumber, tenant, register } = input as Partial<
     Record<keyof RegisterNumberInput, unknown>
   >;
   if (phoneNumberId === undefined || phoneNumberId === '') {
@@ -55,6 +55,11 @@ export function onboardingInputProblems(input: RegisterNumberInput): string[] {
         `tenant ${quoteUntrusted(tenant)} holds markup: no Markdown link, < > \` or URL (the UI renders it as Markdown)`,
       );
     }
+  }
+  if (register !== undefined && !(REGISTER_CHOICES as readonly unknown[]).includes(register)) {
+    problems.push(
+      `"register" must be one of ${REGISTER_CHOICES.join(', ')} (got ${quoteUntrusted(register)})`,
+    );
   }
   return problems;
 }

@@ -8,6 +8,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/common';
 import {
+  DEFAULT_REGISTER_CHOICE,
   ONBOARDING_TASK_QUEUE,
   WORKFLOW_TYPE,
   onboardingStatusKey,
@@ -60,8 +61,10 @@ function onboardingDetails(input: RegisterNumberInput): string {
     `- WABA: ${input.wabaId ?? 'unknown'}`,
     `- tenant: ${input.tenant ?? 'none'}`,
     `- manual-reset deadline: ${input.manualResetDeadline ?? 'workflow default'}`,
+    `- register on Cloud API: ${input.register ?? `${DEFAULT_REGISTER_CHOICE} (default)`}`,
     '',
-    'Generates a PIN, stores it in the vault, then sets it on Meta. The live stage is the ' +
+    'Generates a PIN, stores it in the vault, sets it on Meta, then registers the number on ' +
+      'Cloud API with the same stored PIN when needed. The live stage is the ' +
       '`OnboardingStatus` search attribute and the `status` query.',
   ].join('\n');
 }

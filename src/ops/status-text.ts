@@ -1,6 +1,6 @@
 // How the operator CLI writes a number's state for a person: plain text, one fact per line, the
 // same facts the workflow's UI details give (never a PIN: the status holds none).
-import type { RegisterNumberStatus, StepFailure } from '../workflows/messages';
+import type { RegisterNumberStatus, RegistrationStatus, StepFailure } from '../workflows/messages';
 import type { OnboardingExecution } from './onboarding-lookup';
 import type { OnboardingListEntry } from './parked-numbers';
 
@@ -69,6 +69,27 @@ function table(header: string[], rows: string[][]): string {
   return `${[header, ...rows].map(line).join('\n')}\n`;
 }
 
+/** "auto -> registered", "always (waiting for Meta's window until ...)". */
+function registrationLine(r: RegistrationStatus): string {
+  const outcome = r.outcome ? ` -> ${r.outcome}` : '';
+  const waiting = r.waitingUntil ? ` (waiting for Meta's registration window until ${r.waitingUntil})` : '';
+  const platform = r.platformType ? ` · platform_type ${r.platformType}` : '';
+  return `${r.choice}${outcome}${waiting}${platform}`;
+}
+
+function budgetLines(r: RegistrationStatus, now: number): string[] {
+  const b = r.budget;
+  if (!b) return [];
+  const frees = b.nextFreesAt
+    ? `; the oldest frees at ${b.nextFreesAt} (in ${formatAge(Date.parse(b.nextFreesAt) - now)})`
+    : '';
+  const next = b.canRegisterNow ? 'a call is allowed now' : `next call allowed at ${b.nextCallAllowedAt}`;
+  return [
+    `budget:     ${b.usedInWindow} of ${b.limit} register/deregister calls used in 72 h${frees}`,
+    `            ${b.registersThisWeek} registers in 7 days; ${next}${b.blockedUntil ? `; Meta blocked it until ${b.blockedUntil}` : ''}`,
+  ];
+}
+
 export function formatStatus(
   execution: OnboardingExecution,
   status: RegisterNumberStatus,
@@ -93,6 +114,11 @@ export function formatStatus(
       ? `vault:      ${status.vault.path} version ${status.vault.version} (the PIN is never shown)`
       : 'vault:      no PIN stored yet',
   );
+  if (status.registration) {
+    out.push(`register:   ${registrationLine(status.registration)}`);
+    out.push(...budgetLines(status.registration, now));
+  }
+  if (status.runbook) out.push(`runbook:    ${status.runbook}`);
   if (status.deadline) {
     const left = Date.parse(status.deadline) - now;
     out.push(

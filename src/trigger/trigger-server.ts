@@ -1,8 +1,10 @@
 // The onboarding trigger: starts registerNumber when a number joins, from two sources.
-//   POST /onboarded           an internal system says "this number is ours now" (bearer secret)
+//   POST /onboarded           an internal system says "this number is ours now" (bearer secret);
+//                             body {phoneNumberId, wabaId?, displayPhoneNumber?, tenant?, register?}
 //   GET|POST /webhooks/whatsapp  Meta's webhooks: the subscription handshake, and signed events;
 //                             account_update PARTNER_ADDED (a business shared its WABA with us)
-//                             onboards every phone number Graph lists for that WABA.
+//                             onboards every phone number Graph lists for that WABA, and
+//                             registers each on Cloud API (register: always).
 //
 // When to answer Meta: an event is "handed over" only once Temporal has durably accepted the
 // starts, so the trigger does the starts before it answers, within a bounded time. If Graph or
@@ -35,9 +37,12 @@ import {
   type StartOnboardingResult,
 } from '../onboarding/start-onboarding';
 import { quoteUntrusted } from '../text/quote-untrusted';
-import type { RegisterNumberInput } from '../workflows/messages';
+import type { RegisterChoice, RegisterNumberInput } from '../workflows/messages';
 import { readPartnerAdded, type PartnerAddedEvent } from './partner-added';
 import { bearerToken, secretsEqual, webhookSignatureMatches } from './webhook-signature';
+
+/** What PARTNER_ADDED numbers get: they come straight from embedded signup, so not yet registered. */
+export const PARTNER_ADDED_REGISTER_CHOICE: RegisterChoice = 'always';
 
 export const DEFAULT_TRIGGER_PORT = 8090;
 export const ONBOARDED_PATH = '/onboarded';
@@ -115,7 +120,7 @@ const UNKNOWN_FIELDS_SHOWN = 5;
 const PROBLEMS_LOGGED = 10;
 
 const silentLogger: TriggerLogger = { info() {}, warn() {}, error() {} };
-const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant']);
+const ONBOARDED_FIELDS = new Set(['phoneNumberId', 'wabaId', 'displayPhoneNumber', 'tenant', 'register']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -233,7 +238,13 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
     });
     const inputs: RegisterNumberInput[] = [];
     for (const n of listed) {
-      const input: RegisterNumberInput = { phoneNumberId: n.id, wabaId: event.wabaId, tenant: event.tenant };
+      // A WABA just shared with us brings numbers fresh from signup: register them.
+      const input: RegisterNumberInput = {
+        phoneNumberId: n.id,
+        wabaId: event.wabaId,
+        tenant: event.tenant,
+        register: PARTNER_ADDED_REGISTER_CHOICE,
+      };
       if (n.display_phone_number) input.displayPhoneNumber = n.display_phone_number;
       // Graph's display format may not be one we accept: the number still gets onboarded.
       if (onboardingInputProblems(input).length > 0) delete input.displayPhoneNumber;

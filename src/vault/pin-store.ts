@@ -2,6 +2,20 @@
 // { pin, phoneNumberId, workflowId, createdAt } at {mount}/data/{prefix}/{phoneNumberId}, one
 // version per generated PIN, and the key's custom_metadata saying which version is
 // pending (stored, not yet confirmed by Meta) and which is active (what Meta holds).
+import {
+  formatCalls,
+  formatEpochSeconds,
+  nextCallAllowedAt,
+  parseCalls,
+  parseEpochSeconds,
+  prune,
+  registrationBudget,
+  withCall,
+  type RegistrationBudget,
+  type RegistrationCallKind,
+  type RegistrationLedger,
+} from '../registration/registration-budget';
+import { RegistrationBudgetError } from '../registration/registration-budget-error';
 import type { VaultLocation } from '../workflows/messages';
 import { PHONE_NUMBER_ID_PATTERN, PIN_PATTERN } from '../workflows/messages';
 import type { VaultClient } from './vault-client';
@@ -22,7 +36,29 @@ export interface PinKeyState {
   pendingVersion?: number;
 }
 
-export interface PinStore {
+/** Meta's registration budget, kept on the vault record's key metadata (docs/registration.md). */
+export interface RegistrationLedgerStore {
+  /** The register/deregister calls recorded for the number (empty when none, or no key yet). */
+  readRegistrationLedger(phoneNumberId: string): Promise<RegistrationLedger>;
+  /**
+   * Records a register/deregister call about to be made at `now`, and returns the budget with it
+   * counted. Throws RegistrationBudgetError, recording nothing, when the call would exceed a limit:
+   * the check and the record sit right before the call, so a crash can at most over-count.
+   */
+  recordRegistrationCall(input: {
+    phoneNumberId: string;
+    kind: RegistrationCallKind;
+    now: number;
+  }): Promise<RegistrationBudget>;
+  /** Records Meta's 133016 block (the number cannot register until `until`). */
+  recordRegistrationBlock(input: {
+    phoneNumberId: string;
+    until: number;
+    now: number;
+  }): Promise<RegistrationBudget>;
+}
+
+export interface PinStore extends RegistrationLedgerStore {
   /** Stores the PIN as a new version (or finds the one a lost-response attempt already wrote). */
   storePin(record: PinRecord): Promise<VaultLocation>;
   /** Exactly that version's PIN; VaultNotFound when it is missing, deleted or destroyed. */
@@ -45,6 +81,9 @@ export interface PinStoreOptions {
 
 export const ACTIVE_VERSION_KEY = 'active_version';
 export const PENDING_VERSION_KEY = 'pending_version';
+/** The registration ledger (docs/registration.md): calls of the last 7 days, and Meta's block. */
+export const REGISTER_CALLS_KEY = 'register_calls';
+export const REGISTER_BLOCKED_UNTIL_KEY = 'register_blocked_until';
 
 /** Each lost check-and-set race costs one more read; more than a few means something is looping. */
 const MAX_CAS_ATTEMPTS = 4;
@@ -92,10 +131,50 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
     return state;
   }
 
+  async function readLedgerAt(phoneNumberId: string, now: number): Promise<RegistrationLedger> {
+    const meta = await vault.kvReadMetadata(mount, keyPath(phoneNumberId));
+    const custom = meta?.customMetadata ?? {};
+    const ledger: RegistrationLedger = { calls: parseCalls(custom[REGISTER_CALLS_KEY], now) };
+    const blockedUntil = parseEpochSeconds(custom[REGISTER_BLOCKED_UNTIL_KEY], now);
+    if (blockedUntil !== undefined) ledger.blockedUntil = blockedUntil;
+    return ledger;
+  }
+
+  async function writeLedger(phoneNumberId: string, ledger: RegistrationLedger): Promise<void> {
+    // One merge patch carries both keys; null removes an entry (the vault refuses empty values).
+    const calls = formatCalls(ledger.calls);
+    await vault.kvWriteCustomMetadata(mount, keyPath(phoneNumberId), {
+      [REGISTER_CALLS_KEY]: calls === '' ? null : calls,
+      [REGISTER_BLOCKED_UNTIL_KEY]:
+        ledger.blockedUntil === undefined ? null : formatEpochSeconds(ledger.blockedUntil),
+    });
+  }
+
   return {
     logicalPath,
     readPin,
     describe,
+
+    async readRegistrationLedger(phoneNumberId) {
+      return readLedgerAt(phoneNumberId, Date.now());
+    },
+
+    async recordRegistrationCall({ phoneNumberId, kind, now }) {
+      const ledger = prune(await readLedgerAt(phoneNumberId, now), now);
+      if (nextCallAllowedAt(ledger, now, kind) > now) {
+        throw new RegistrationBudgetError(phoneNumberId, registrationBudget(ledger, now));
+      }
+      const next = withCall(ledger, { kind, at: now });
+      await writeLedger(phoneNumberId, next);
+      return registrationBudget(next, now);
+    },
+
+    async recordRegistrationBlock({ phoneNumberId, until, now }) {
+      const ledger = prune(await readLedgerAt(phoneNumberId, now), now);
+      const next = prune({ ...ledger, blockedUntil: Math.max(until, ledger.blockedUntil ?? 0) }, now);
+      await writeLedger(phoneNumberId, next);
+      return registrationBudget(next, now);
+    },
 
     async storePin(record) {
       checkPin(record.pin);

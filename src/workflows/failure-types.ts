@@ -4,6 +4,7 @@
 // here is only the list of names. Workflow-safe: no Node imports, type imports of the producers only.
 import type { ACTIVITY_FAILURE_TYPES } from '../activities/activity-failure';
 import type { GraphFailureType } from '../graph/graph-errors';
+import type { REGISTRATION_FAILURE_TYPES } from '../registration/registration-budget-error';
 import type { VaultFailureType } from '../vault/vault-errors';
 
 export const FAILURE_TYPES = [
@@ -22,6 +23,16 @@ export const FAILURE_TYPES = [
   'GraphTimeout',
   'GraphConnectionError',
   'GraphUnexpectedResponse',
+  // Registration on Cloud API (docs/registration.md)
+  'GraphNotRegistered',
+  'GraphNumberNotVerified',
+  'GraphIncompleteDeregistration',
+  'GraphRegisterPinRejected',
+  'GraphMaintenance',
+  'GraphUnconfirmedSuccess',
+  // The product's own refusal to make a registration call past Meta's budget
+  // (src/registration/registration-budget-error.ts)
+  'RegisterBudgetSpent',
   // The vault (src/vault/vault-errors.ts classifies them)
   'VaultSealed',
   'VaultUnavailable',
@@ -64,6 +75,7 @@ type Produced =
   | GraphFailureType
   | VaultFailureType
   | (typeof ACTIVITY_FAILURE_TYPES)[number]
+  | (typeof REGISTRATION_FAILURE_TYPES)[number]
   | (typeof WORKFLOW_FAILURE_TYPES)[number];
 type Unproduced = Exclude<FailureType, Produced>;
 const _everyFailureTypeHasAProducer: [Unproduced] extends [never] ? true : { unproduced: Unproduced } = true;

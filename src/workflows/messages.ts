@@ -3,7 +3,11 @@
 import { defineSearchAttributeKey, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ActivityName } from '../activities';
+import type { RegistrationBudget } from '../registration/registration-budget';
 import type { FailureType } from './failure-types';
+import type { RunbookId } from './runbooks';
+
+export type { RegistrationBudget } from '../registration/registration-budget';
 
 export const WORKFLOW_TYPE = 'registerNumber';
 export const ONBOARDING_TASK_QUEUE = 'whatsapp-onboarding';
@@ -26,6 +30,7 @@ export type OnboardingStage =
   | 'GeneratingPin'
   | 'StoringPin'
   | 'SettingPin'
+  | 'Registering'
   | 'AwaitingManualReset'
   | 'Completed'
   | 'CompletedManually'
@@ -47,6 +52,39 @@ export interface RetrySchedules {
   generatePin?: RetrySchedule;
   vault?: RetrySchedule;
   graph?: RetrySchedule;
+  /** registerPhoneNumber: each attempt spends one of Meta's 10 register calls per 72 h. */
+  register?: RetrySchedule;
+}
+
+/**
+ * Whether the number is registered on Cloud API (POST /{id}/register with the stored PIN) after its
+ * two-step PIN is set: `always`; `never`; `auto` reads the number (GET /{id}) and registers only
+ * when it is not on Cloud API. With `always` or `auto`, Meta's "not registered" answer to the
+ * two-step call leads to registration instead of a park.
+ */
+export type RegisterChoice = 'always' | 'never' | 'auto';
+export const REGISTER_CHOICES: readonly RegisterChoice[] = ['always', 'never', 'auto'];
+/** What a number gets when its input names no choice. */
+export const DEFAULT_REGISTER_CHOICE: RegisterChoice = 'auto';
+
+/** How registration ended for this run. */
+export type RegistrationOutcome =
+  | 'registered'
+  | 'alreadyRegistered'
+  | 'notRequested'
+  /** On the On-Premises API: Meta's migration comes first, which the product does not do. */
+  | 'onPremises';
+
+export interface RegistrationStatus {
+  choice: RegisterChoice;
+  outcome?: RegistrationOutcome;
+  /** Meta's registration budget for the number, as last read from the vault's ledger. */
+  budget?: RegistrationBudget;
+  /** While the workflow waits for the budget's window to reopen (a durable timer), until when. */
+  waitingUntil?: string;
+  /** What GET /{id} said (auto): platform_type, code_verification_status, status. */
+  platformType?: string;
+  verification?: string;
 }
 
 export interface RegisterNumberInput {
@@ -58,6 +96,8 @@ export interface RegisterNumberInput {
   retrySchedules?: RetrySchedules;
   /** How long to wait for an operator before giving up, e.g. "14d". */
   manualResetDeadline?: Duration;
+  /** Register the number on Cloud API after setting its PIN; DEFAULT_REGISTER_CHOICE when absent. */
+  register?: RegisterChoice;
 }
 
 export type OnboardingOutcome = 'Completed' | 'CompletedManually' | 'Abandoned';
@@ -97,8 +137,12 @@ export interface RegisterNumberStatus {
   attempts: number;
   lastError?: StepFailure;
   vault?: VaultLocation;
-  /** The WhatsApp Manager procedure, present while a human is needed. */
+  /** What the operator does, present while a human is needed (the runbook's steps). */
   procedure?: string;
+  /** Which runbook `procedure` is (src/workflows/runbooks.ts), while a human is needed. */
+  runbook?: RunbookId;
+  /** Registration on Cloud API; absent in runs started before the product registered numbers. */
+  registration?: RegistrationStatus;
   /** When waiting for an operator: when the workflow gives up. */
   deadline?: string;
   history: OperatorAction[];
@@ -113,6 +157,7 @@ export interface RegisterNumberResult {
   completedAt: string;
   operator?: string;
   reason?: string;
+  registration?: RegistrationOutcome;
 }
 
 export interface ManualResetInput {

@@ -1,19 +1,26 @@
 // The words an engineer reads in the Temporal UI ("current details") and in `status`
 // while a number waits for a human. Pure functions: they run inside the workflow.
+// Two layers: plain words per failure type (what happened, what to fix) open the page, and the
+// runbook of the cause (src/workflows/runbooks.ts) gives the steps and the signal that finishes.
 import type { FailureType } from './failure-types';
-import { workflowIdFor, type RegisterNumberStatus, type StepFailure, type VaultLocation } from './messages';
+import { workflowIdFor, type RegisterNumberStatus, type StepFailure } from './messages';
+import { runbook, runbookFor, runbookMarkdown, type NextAction, type Runbook } from './runbooks';
 
-export function changePinProcedure(vault: VaultLocation | undefined): string {
-  const where = vault
-    ? `the PIN stored at \`${vault.path}\`, version ${vault.version}`
-    : 'a PIN that is stored in the vault first (no PIN was stored for this number yet: prefer `retry`)';
-  return [
-    `In WhatsApp Manager, set the two-step PIN of this number to ${where}:`,
-    '1. Open Meta Business Settings, then Accounts > WhatsApp Accounts, and pick the client WABA.',
-    '2. Open WhatsApp Manager for that account (its Settings tab), then Phone numbers.',
-    '3. Choose this phone number, open its Settings, then Two-step verification.',
-    '4. Choose Change PIN, type the stored PIN, confirm it, and save.',
-  ].join('\n');
+export { changePinProcedure, type NextAction } from './runbooks';
+
+/** The runbook for the status's last failure ("unexpected" when none was recorded). */
+export function runbookOf(status: RegisterNumberStatus): Runbook {
+  const id = status.lastError ? runbookFor(status.lastError) : 'unexpected';
+  return runbook(id, {
+    phoneNumberId: status.phoneNumberId,
+    vault: status.vault,
+    nextRegistrationCallAt: status.registration?.budget?.nextCallAllowedAt,
+  });
+}
+
+/** The runbook as the plain-text procedure of the status query. */
+export function procedureText(book: Runbook): string {
+  return [`${book.title} (runbook ${book.id}):`, ...book.steps.map((s, i) => `${i + 1}. ${s}`)].join('\n');
 }
 
 function describeFailure(f: StepFailure): string {
@@ -29,19 +36,16 @@ function describeFailure(f: StepFailure): string {
   return `${facts.join(' · ')}\n\n> ${f.message.replace(/\n/g, '\n> ')}`;
 }
 
-/** The one thing an operator should do next, in the words of the Current Details' first lines. */
-export type NextAction = 'retry' | 'manualReset';
-
 interface Advice {
   /** What went wrong, as a sentence fragment: "Meta refused the access token". */
   what: string;
-  /** What to fix before sending `retry` (ignored when the next action is a manual reset). */
+  /** What to fix before sending `retry`, unless the cause's runbook says it. */
   fix: string;
-  /** A manual reset is the way out (when a PIN is stored); otherwise fix the cause and retry. */
-  byHand?: boolean;
 }
 
 const MODERATE_FIX = 'check that Meta and the network are reachable again';
+const PIN_FIX =
+  "set the number's two-step PIN in WhatsApp Manager to the stored one (or turn two-step verification off there)";
 
 // Keyed by StepFailure.type (the failure vocabulary, so a misspelt key does not compile). Plain
 // words first; the exact type and codes follow in the details.
@@ -52,22 +56,20 @@ const ADVICE: Readonly<Partial<Record<FailureType, Advice>>> = {
   },
   GraphPermissionError: {
     what: 'the access token lacks a permission on this number',
-    fix: "grant the system user whatsapp_business_management on the client's WABA",
+    fix: "grant the system user whatsapp_business_management on the client's WABA, and link the app to that WABA",
   },
   GraphAccountRestricted: {
     what: 'Meta has locked or restricted this WhatsApp account and refused the PIN',
     fix: 'resolve the restriction in WhatsApp Manager',
-    byHand: true,
   },
-  GraphPinMismatch: {
-    what: 'Meta says the number already has a different PIN',
-    fix: 'set the stored PIN by hand',
-    byHand: true,
+  GraphPinMismatch: { what: 'Meta says the number already has a different PIN', fix: PIN_FIX },
+  GraphRegisterPinRejected: {
+    what: 'Meta refused the stored PIN when registering the number (the account is locked, or the number has another two-step PIN)',
+    fix: PIN_FIX,
   },
   GraphPinGuessLimit: {
     what: 'Meta blocked further PIN attempts on this number for a while',
     fix: 'wait for the block to end',
-    byHand: true,
   },
   GraphUnknownNumber: {
     what: 'Meta does not know this phone-number id, or the token cannot see it',
@@ -77,13 +79,34 @@ const ADVICE: Readonly<Partial<Record<FailureType, Advice>>> = {
     what: 'Meta rejected the request as invalid for this number',
     fix: "check the number's state in WhatsApp Manager",
   },
+  GraphNotRegistered: {
+    what: 'Meta says the number is not registered on Cloud API',
+    fix: 'register it as its runbook below says',
+  },
+  GraphNumberNotVerified: {
+    what: 'the number is not verified, so it cannot be registered',
+    fix: 'verify the number (WhatsApp Manager, or request_code and verify_code)',
+  },
+  GraphIncompleteDeregistration: {
+    what: 'a previous deregistration of the number did not complete',
+    fix: 'deregister the number again (POST /{id}/deregister)',
+  },
   GraphNumberRecentlyDeleted: {
     what: 'the number was deleted recently and Meta asks to wait 5 minutes',
     fix: 'wait 5 minutes',
   },
   GraphRegisterLimit: {
     what: "Meta's budget of 10 registrations per 72 hours for this number is used up",
-    fix: 'wait until the 72-hour window has passed',
+    fix: 'wait until the time named below',
+  },
+  RegisterBudgetSpent: {
+    what: "the number's budget of 10 register/deregister calls per 72 hours is spent, so no call was made",
+    fix: 'wait until the time named below',
+  },
+  GraphMaintenance: { what: 'Meta kept the business account in maintenance mode', fix: MODERATE_FIX },
+  GraphUnconfirmedSuccess: {
+    what: 'Meta\'s answers did not confirm the call ({"success":true} was missing)',
+    fix: 'check the proxy or firewall between the workers and Meta',
   },
   GraphThrottled: { what: 'Meta kept throttling the requests', fix: 'let the throttling pass' },
   GraphServerError: { what: 'Meta kept answering with server errors', fix: MODERATE_FIX },
@@ -112,6 +135,8 @@ const STEP_WORDS: Readonly<Record<StepFailure['step'], string>> = {
   generatePin: 'generating the PIN',
   storePinInVault: 'storing the PIN in the vault',
   setTwoStepPin: 'setting the PIN on Meta',
+  lookUpRegistration: 'reading the number from Meta',
+  registerPhoneNumber: 'registering the number on Cloud API',
   markPinActive: 'recording your manual reset in the vault',
 };
 
@@ -126,13 +151,14 @@ function adviceFor(f: StepFailure | undefined): Advice {
 
 /** The action the first lines of the details recommend: a manual reset needs a stored PIN. */
 export function nextAction(status: RegisterNumberStatus): NextAction {
-  return status.vault && adviceFor(status.lastError).byHand ? 'manualReset' : 'retry';
+  return status.vault && runbookOf(status).nextAction === 'manualReset' ? 'manualReset' : 'retry';
 }
 
 /** The opening lines: what happened and the one next action, in plain words. */
 export function plainSummary(status: RegisterNumberStatus): string[] {
   const f = status.lastError;
   const advice = adviceFor(f);
+  const book = runbookOf(status);
   const code = f?.graphCode !== undefined ? ` (Graph code ${f.graphCode})` : '';
   const where = f ? `while ${STEP_WORDS[f.step]}, ` : '';
   const pin = status.vault
@@ -140,10 +166,10 @@ export function plainSummary(status: RegisterNumberStatus): string[] {
     : 'No PIN was stored yet.';
   const what = `${where}${advice.what}${code}.`;
   const json = JSON.stringify({ operator: 'your.name' });
-  const next =
-    nextAction(status) === 'manualReset'
-      ? `Set the stored PIN by hand in WhatsApp Manager (steps under **A** below), then send the \`manualReset\` signal with \`${json}\`.`
-      : `${capitalise(advice.fix)}, then send the \`retry\` signal with \`${json}\`.`;
+  const action = nextAction(status);
+  // The runbook's own next step where it has one (and a stored PIN allows it), else the type's fix.
+  const fix = action === book.nextAction ? (book.fix ?? advice.fix) : advice.fix;
+  const next = `${capitalise(fix)}, then send the \`${action}\` signal with \`${json}\`.`;
   const lines = [`**What happened:** ${capitalise(what)} ${pin}`, `**Next action:** ${next}`];
   if (status.lastRefusal) {
     lines.push(
@@ -157,16 +183,45 @@ function capitalise(text: string): string {
   return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;
 }
 
+/** "3 of 10 register/deregister calls used in 72 h; the oldest frees at ...". */
+export function budgetLine(status: RegisterNumberStatus): string | undefined {
+  const budget = status.registration?.budget;
+  if (!budget) return undefined;
+  const frees = budget.nextFreesAt ? `; the oldest frees at ${budget.nextFreesAt}` : '';
+  const next = budget.canRegisterNow
+    ? 'a call is allowed now'
+    : `next call allowed at ${budget.nextCallAllowedAt}`;
+  return `Registration budget: ${budget.usedInWindow} of ${budget.limit} register/deregister calls used in 72 h${frees}; ${next}.`;
+}
+
+const REGISTRATION_STEPS: ReadonlySet<StepFailure['step']> = new Set([
+  'lookUpRegistration',
+  'registerPhoneNumber',
+]);
+
 export function awaitingManualResetDetails(status: RegisterNumberStatus): string {
   const workflowId = workflowIdFor(status.phoneNumberId);
   const vault = status.vault;
+  const book = runbookOf(status);
   const readPin = vault
     ? `\`bao kv get -version=${vault.version} ${vault.path}\` (or \`vault kv get\`), field \`pin\``
     : 'nothing: no PIN has been stored yet';
   const resetJson = JSON.stringify({ operator: 'your.name', note: 'PIN changed in WhatsApp Manager' });
   const retryJson = JSON.stringify({ operator: 'your.name', note: 'what was fixed' });
+  const retry =
+    `**Send \`retry\`** once the cause is fixed: in this page's "Send a Signal" box, name \`retry\` with input \`${retryJson}\`, or run ` +
+    `\`temporal workflow signal --workflow-id ${workflowId} --name retry --input '${retryJson}'\` ` +
+    `(or \`npm run ops -- retry ${status.phoneNumberId} --operator your.name\`). ` +
+    'The failed step runs again with the same stored PIN and a fresh retry budget; if it fails again this page explains the new reason.';
+  const manualReset =
+    `**Send \`manualReset\`** once Meta holds the stored PIN because a person set it: name \`manualReset\` with input \`${resetJson}\`, or run ` +
+    `\`temporal workflow signal --workflow-id ${workflowId} --name manualReset --input '${resetJson}'\`.`;
+  const heading =
+    status.lastError && REGISTRATION_STEPS.has(status.lastError.step)
+      ? `## Number ${status.phoneNumberId} needs a person: it is not registered on Cloud API`
+      : `## Number ${status.phoneNumberId} needs a person: its two-step PIN is not set`;
   return [
-    `## Number ${status.phoneNumberId} needs a person: its two-step PIN is not set`,
+    heading,
     ...plainSummary(status),
     '### What failed',
     status.lastError ? describeFailure(status.lastError) : 'No failure was recorded.',
@@ -174,20 +229,23 @@ export function awaitingManualResetDetails(status: RegisterNumberStatus): string
     vault
       ? `Vault path \`${vault.path}\`, version **${vault.version}** (pending until this workflow finishes). Read it with ${readPin}. The PIN is never shown here.`
       : 'No PIN was stored: the failure came before the vault write.',
-    '### Fix it in one of two ways',
-    `**A. Set the stored PIN by hand**, then send the \`manualReset\` signal.\n\n${changePinProcedure(vault)}\n\n` +
-      `Then, in this page's "Send a Signal" box, name \`manualReset\` with input \`${resetJson}\`, or run:\n\n` +
-      `\`temporal workflow signal --workflow-id ${workflowId} --name manualReset --input '${resetJson}'\``,
-    `**B. Fix the cause** (rotate the Graph token, grant the permission, unseal the vault), then send \`retry\`:\n\n` +
-      `\`temporal workflow signal --workflow-id ${workflowId} --name retry --input '${retryJson}'\`\n\n` +
-      'The failed step runs again with a fresh retry budget; if it fails again this page explains the new reason.',
+    runbookMarkdown(book),
+    '### Finish',
+    ...(book.nextAction === 'manualReset' ? [manualReset, `Or: ${retry}`] : [retry]),
+    budgetLine(status) ?? '',
     status.deadline
       ? `If nobody acts before **${status.deadline}**, the workflow ends as \`Abandoned\`.`
       : 'This workflow waits until somebody acts.',
-  ].join('\n\n');
+  ]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
 export function progressDetails(status: RegisterNumberStatus): string {
   const vault = status.vault ? ` · PIN at \`${status.vault.path}\` v${status.vault.version}` : '';
-  return `**${status.stage}** for number ${status.phoneNumberId}${vault}`;
+  const waiting = status.registration?.waitingUntil
+    ? `\n\nWaiting for Meta's registration window to reopen, until **${status.registration.waitingUntil}** (a durable timer; nothing to do).`
+    : '';
+  const budget = budgetLine(status);
+  return `**${status.stage}** for number ${status.phoneNumberId}${vault}${waiting}${budget ? `\n\n${budget}` : ''}`;
 }

@@ -4,15 +4,17 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   setCurrentDetails,
+  sleep,
   TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
-import type { ActivitiesOn, OnboardingActivities } from '../activities';
+import type { ActivitiesOn, OnboardingActivities, RegistrationFailureDetails } from '../activities';
 import { durationToMs } from './duration';
 import { isFailureType } from './failure-types';
 import { activityProfiles } from './retry-profiles';
@@ -20,6 +22,7 @@ import {
   manualResetProblem,
   manualResetSignal,
   DEFAULT_MANUAL_RESET_DEADLINE,
+  DEFAULT_REGISTER_CHOICE,
   manualResetUpdate,
   onboardingStatusKey,
   retryProblem,
@@ -32,6 +35,9 @@ import {
   type RegisterNumberInput,
   type RegisterNumberResult,
   type RegisterNumberStatus,
+  type RegistrationBudget,
+  type RegistrationOutcome,
+  type RegistrationStatus,
   type RetryInput,
   type SealedPin,
   type StepFailure,
@@ -39,7 +45,20 @@ import {
   type GRAPH_TASK_QUEUE,
   type ONBOARDING_TASK_QUEUE,
 } from './messages';
-import { awaitingManualResetDetails, changePinProcedure, progressDetails } from './operator-guide';
+import { awaitingManualResetDetails, procedureText, progressDetails, runbookOf } from './operator-guide';
+
+/**
+ * Runs started before the product registered numbers replay without it: the registration stage,
+ * the register-on-"not registered" path and the budget wait exist only in runs that recorded this
+ * patch (their first command), so the committed histories keep replaying.
+ */
+export const REGISTRATION_PATCH = 'register-on-cloud-api';
+
+/**
+ * Added to a budget wait: the workflow's, the worker's and Meta's clocks differ by up to seconds, and
+ * a call made a moment early would be refused again (and counted). Negligible against 72 hours.
+ */
+const BUDGET_WAIT_MARGIN_MS = 30_000;
 
 type OperatorRequest =
   { kind: 'manualReset'; input: ManualResetInput } | { kind: 'retry'; input: RetryInput };
@@ -49,6 +68,8 @@ const STEP_STAGES = {
   generatePin: 'GeneratingPin',
   storePinInVault: 'StoringPin',
   setTwoStepPin: 'SettingPin',
+  lookUpRegistration: 'Registering',
+  registerPhoneNumber: 'Registering',
 } as const satisfies Partial<Record<StepFailure['step'], OnboardingStage>>;
 
 type StepName = keyof typeof STEP_STAGES;
@@ -58,9 +79,10 @@ type StepResult<K extends StepName> = Awaited<ReturnType<StepActivities[K]>>;
 type StepFunctions = { [K in StepName]: (input: StepInput<K>) => Promise<StepResult<K>> };
 
 /**
- * One number, start to finish: generate a PIN, store it in the vault, then set exactly that
- * stored PIN on Meta. The order is the point: a PIN Meta holds is always in the vault first.
- * Any step that fails for good parks the workflow in AwaitingManualReset for a human.
+ * One number, start to finish: generate a PIN, store it in the vault, set exactly that stored PIN
+ * on Meta, then register the number on Cloud API with the same stored PIN when its input asks for
+ * it. The order is the point: a PIN Meta holds is always in the vault first. Any step that fails
+ * for good parks the workflow in AwaitingManualReset for a human, with the runbook for the cause.
  */
 export async function registerNumber(input: RegisterNumberInput): Promise<RegisterNumberResult> {
   const { phoneNumberId } = input;
@@ -71,8 +93,17 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
   const { generatePin } = proxyActivities<OnboardingQueue>(profiles.generatePin);
   const { storePinInVault, markPinActive } = proxyActivities<OnboardingQueue>(profiles.vault);
-  const { setTwoStepPin } = proxyActivities<ActivitiesOn<typeof GRAPH_TASK_QUEUE>>(profiles.graph);
-  const steps: StepFunctions = { generatePin, storePinInVault, setTwoStepPin };
+  type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
+  const { setTwoStepPin, lookUpRegistration } = proxyActivities<GraphQueue>(profiles.graph);
+  const { registerPhoneNumber } = proxyActivities<GraphQueue>(profiles.register);
+  const steps: StepFunctions = {
+    generatePin,
+    storePinInVault,
+    setTwoStepPin,
+    lookUpRegistration,
+    registerPhoneNumber,
+  };
+  const registering = patched(REGISTRATION_PATCH);
 
   const status: RegisterNumberStatus = {
     stage: 'GeneratingPin',
@@ -81,6 +112,10 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     attempts: 0,
     history: [],
   };
+  const registration: RegistrationStatus | undefined = registering
+    ? { choice: input.register ?? DEFAULT_REGISTER_CHOICE }
+    : undefined;
+  status.registration = registration;
   let request: OperatorRequest | undefined;
 
   const refuse = (signal: string, reason: string) => {
@@ -154,6 +189,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     extra: Partial<RegisterNumberResult> = {},
   ): Promise<RegisterNumberResult> => {
     status.procedure = undefined;
+    status.runbook = undefined;
     status.deadline = undefined;
     enter(outcome);
     await condition(allHandlersFinished);
@@ -173,16 +209,86 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     return activity(stepInput);
   };
 
+  // Registration state that outlives a park: what Meta said and what is done already.
+  let pinSet = false;
+  let notRegistered = false;
+
+  /** Registers with the stored PIN; on a spent budget waits once for the window, then tries again. */
+  const registerWithinBudget = async (reg: RegistrationStatus, version: number): Promise<void> => {
+    let waited = false;
+    for (;;) {
+      try {
+        const done = await runStep('registerPhoneNumber', { phoneNumberId, version });
+        reg.budget = done.budget;
+        return;
+      } catch (err) {
+        reg.budget = budgetOf(err) ?? reg.budget;
+        const type = failureTypeOf(err);
+        const spent = type === 'GraphRegisterLimit' || type === 'RegisterBudgetSpent';
+        if (!spent || waited || !reg.budget) throw err;
+        // A durable timer, not a person: the window reopens by itself. One more try after it.
+        waited = true;
+        reg.waitingUntil = reg.budget.nextCallAllowedAt;
+        setCurrentDetails(progressDetails(status));
+        log.warn('registration budget spent: waiting for the window', {
+          phoneNumberId,
+          until: reg.waitingUntil,
+        });
+        await sleep(Date.parse(reg.budget.nextCallAllowedAt) - Date.now() + BUDGET_WAIT_MARGIN_MS);
+        reg.waitingUntil = undefined;
+      }
+    }
+  };
+
+  /** Sets the stored PIN, then registers the number as its choice says. */
+  const setPinAndRegister = async (
+    reg: RegistrationStatus,
+    version: number,
+  ): Promise<RegistrationOutcome> => {
+    if (!pinSet && !notRegistered) {
+      try {
+        await runStep('setTwoStepPin', { phoneNumberId, version });
+        pinSet = true;
+      } catch (err) {
+        // "Not registered" is what a number fresh from signup answers: registering with the
+        // stored PIN sets it as the two-step PIN, so that is the next step when allowed.
+        if (failureTypeOf(err) !== 'GraphNotRegistered' || reg.choice === 'never') throw err;
+        notRegistered = true;
+        log.info('Meta says the number is not registered: registering it with the stored PIN', {
+          phoneNumberId,
+        });
+      }
+    }
+    if (reg.choice === 'never') return 'notRequested';
+    if (reg.choice === 'auto' && !notRegistered) {
+      const found = await runStep('lookUpRegistration', { phoneNumberId });
+      reg.budget = found.budget;
+      reg.platformType = found.platformType;
+      reg.verification = found.verification;
+      if (found.registered) return 'alreadyRegistered';
+      if (found.onPremises) return 'onPremises';
+    }
+    await registerWithinBudget(reg, version);
+    pinSet = true;
+    return 'registered';
+  };
+
   for (;;) {
     try {
       sealedPin ??= await runStep('generatePin', { phoneNumberId });
       status.vault ??= await runStep('storePinInVault', { phoneNumberId, workflowId, sealedPin, createdAt });
-      await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version });
+      if (!registration) {
+        await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version });
+        status.lastError = undefined;
+        return await finish('Completed');
+      }
+      registration.outcome ??= await setPinAndRegister(registration, status.vault.version);
       status.lastError = undefined;
-      return await finish('Completed');
+      return await finish('Completed', { registration: registration.outcome });
     } catch (err) {
       status.lastError = describeStepFailure(step, err);
       status.attempts = status.lastError.attempts ?? 0;
+      if (registration) registration.budget = budgetOf(err) ?? registration.budget;
     }
 
     // Park until a person acts. A failed manual reset comes back here with its own reason.
@@ -213,7 +319,9 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     const timeout: Duration = deadlineSetting ?? DEFAULT_MANUAL_RESET_DEADLINE;
     const startedWaiting = Date.now();
     status.stage = 'AwaitingManualReset';
-    status.procedure = changePinProcedure(status.vault);
+    const book = runbookOf(status);
+    status.runbook = book.id;
+    status.procedure = procedureText(book);
     status.deadline = new Date(startedWaiting + durationToMs(timeout)).toISOString();
     upsertSearchAttributes([{ key: onboardingStatusKey, value: 'AwaitingManualReset' }]);
     setCurrentDetails(awaitingManualResetDetails(status));
@@ -221,6 +329,21 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     const acted = await condition(() => request !== undefined, timeout);
     return acted && request ? request : 'deadline';
   }
+}
+
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+function failureTypeOf(err: unknown): string | undefined {
+  return applicationFailureOf(err)?.type ?? undefined;
+}
+
+/** The registration budget a failed lookup or registration carried in its details. */
+function budgetOf(err: unknown): RegistrationBudget | undefined {
+  const details = applicationFailureOf(err)?.details?.[0] as RegistrationFailureDetails | undefined;
+  return details?.budget;
 }
 
 function requireStoredPin(vault: VaultLocation | undefined): VaultLocation {

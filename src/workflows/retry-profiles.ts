@@ -54,6 +54,30 @@ export const graphOptions: ProfileOptions & { taskQueue: typeof GRAPH_TASK_QUEUE
   },
 };
 
+// Every registerPhoneNumber attempt is one of the 10 register/deregister calls Meta allows a number
+// in 72 hours, so attempts are few and far apart: 1 minute doubling to 30, at most 5. Meta's own
+// waits (133015's 5 minutes, 133008's hours) replace the backoff through nextRetryDelay, and a day
+// covers the longest of them. A spent budget or a refused PIN is never retried: the workflow waits
+// for the window itself, or parks, and no second PIN is ever tried.
+export const registerOptions: ProfileOptions & { taskQueue: typeof GRAPH_TASK_QUEUE } = {
+  taskQueue: GRAPH_TASK_QUEUE,
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '1d',
+  retry: {
+    initialInterval: '1m',
+    backoffCoefficient: 2,
+    maximumInterval: '30m',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      ...NEVER_RETRY,
+      'RegisterBudgetSpent',
+      'GraphRegisterLimit',
+      'GraphPinMismatch',
+      'GraphRegisterPinRejected',
+    ],
+  },
+};
+
 export function withSchedule<P extends ProfileOptions>(profile: P, schedule: RetrySchedule | undefined): P {
   if (!schedule) return profile;
   return {
@@ -74,5 +98,6 @@ export function activityProfiles(overrides: RetrySchedules | undefined) {
     generatePin: withSchedule(generatePinOptions, overrides?.generatePin),
     vault: withSchedule(vaultOptions, overrides?.vault),
     graph: withSchedule(graphOptions, overrides?.graph),
+    register: withSchedule(registerOptions, overrides?.register),
   };
 }

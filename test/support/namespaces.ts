@@ -16,6 +16,7 @@ export const TEST_NAMESPACES = [
   'secrets-proof',
   'ui',
   'trigger-hostile',
+  'registration',
   'spare-1',
   'spare-2',
 ] as const;
