@@ -362,7 +362,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'TRACE',
     },
   });
-  await worker.waitForLine(/^worker: ready/, 90_000);
+  await worker.waitForLine(/worker: ready/, 90_000);
 
   const csv = join(dir, 'numbers.csv');
   writeFileSync(

@@ -44,6 +44,8 @@ function baseEnv(): Record<string, string> {
     VAULT_TOKEN: inject('vaultRootToken'),
     PIN_SEALING_KEYS: generateKeyringValue('seal-1'),
     PAYLOAD_CODEC_KEYS: generateKeyringValue('codec-1'),
+    // The lines an operator reads at a terminal; the JSON form has its own test below.
+    LOG_FORMAT: 'text',
   };
 }
 
@@ -79,6 +81,32 @@ describe('worker start-up checks', () => {
       expect.stringMatching(/^worker: PIN_SEALING_KEYS is not set/),
     ]);
     expect(result.stderr).not.toContain(env.PAYLOAD_CODEC_KEYS!.split(':')[1]!);
+  });
+
+  it('writes the same one-line refusal as one JSON object when LOG_FORMAT=json', async () => {
+    const result = await runWorker({
+      ...baseEnv(),
+      GRAPH_BASE_URL: 'http://127.0.0.1:9',
+      LOG_FORMAT: 'json',
+      METRICS_BIND_ADDRESS: 'localhost:9464',
+    });
+    expect(result.code).toBe(2);
+    const lines = meaningfulLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'ERROR',
+      message: expect.stringMatching(/^worker: METRICS_BIND_ADDRESS must be an IP address and port/),
+    });
+  });
+
+  it('refuses an unknown LOG_FORMAT in one line naming it, as JSON since stdout is not a terminal', async () => {
+    const result = await runWorker({ ...baseEnv(), LOG_FORMAT: 'yaml' });
+    expect(result.code).toBe(2);
+    const lines = meaningfulLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect((JSON.parse(lines[0]!) as { message: string }).message).toMatch(
+      /^worker: LOG_FORMAT must be json or text \(got "yaml"\)/,
+    );
   });
 
   it('documents itself with --help', async () => {

@@ -13,3 +13,8 @@ export interface CliIo {
   /** Aborted at the first SIGINT or SIGTERM, for commands that stop gracefully (see runMain). */
   readonly signal?: AbortSignal;
 }
+
+/** Whether a person reads this stream (process.stdout at a terminal); never for in-process strings. */
+export function isTerminal(stream: TextWriter): boolean {
+  return (stream as { isTTY?: unknown }).isTTY === true;
+}

@@ -4,7 +4,7 @@
 // multiplies the rate Meta sees.
 import { extname, join } from 'node:path';
 import type { DataConverter, Duration } from '@temporalio/common';
-import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import {
   activitiesByTaskQueue,
   createActivities,
@@ -13,6 +13,7 @@ import {
   type TaskQueueName,
 } from '../activities';
 import { createRatePacer, pacedCalls } from '../graph/graph-rate-pacer';
+import { activityMetricsInterceptor, createActivityMetrics } from '../metrics/activity-metrics-interceptor';
 
 /** The workflows module, from source (.ts under tsx and vitest) or from the build (.js). */
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', `index${extname(__filename)}`);
@@ -60,6 +61,9 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
     ? { workflowBundle: opts.workflowBundle }
     : { workflowsPath: WORKFLOWS_PATH };
   const queues = Object.keys(TASK_QUEUE_ROLES) as TaskQueueName[];
+  const metrics = createActivityMetrics(
+    Runtime.instance().metricMeter.withTags({ namespace: opts.namespace }),
+  );
   const created = await Promise.all(
     queues.map((taskQueue) => {
       const role = TASK_QUEUE_ROLES[taskQueue];
@@ -68,6 +72,8 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
         namespace: opts.namespace,
         taskQueue,
         activities: byQueue[taskQueue],
+        // Graph and vault outcomes by failure type; the paced queue's activities are the Graph calls.
+        interceptors: { activity: [activityMetricsInterceptor(metrics, { graphCalls: role.paced })] },
         dataConverter: opts.dataConverter,
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 100,
         shutdownGraceTime: opts.shutdownGraceTime ?? WORKER_SHUTDOWN_GRACE_TIME,

@@ -3,6 +3,7 @@
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { createDataConverter } from '../codec/data-converter';
 import { createGraphClient } from '../graph/graph-client';
+import type { LineLogger } from '../logging/line-logger';
 import { TemporalUnreachableError, type TemporalSettings } from '../temporal/temporal-connection';
 import { createPinStore } from '../vault/pin-store';
 import { createVaultClient } from '../vault/vault-client';
@@ -27,7 +28,7 @@ export interface RunningWorker {
 }
 
 /** Connects and starts the workers from a checked configuration. */
-export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
+export async function startWorker(config: WorkerConfig, log?: LineLogger): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(config.temporal);
   const vault = createVaultClient({
     address: config.vault.address,
@@ -55,11 +56,18 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     dataConverter: createDataConverter(config.codecKeyring),
     workflowBundle,
   });
-  console.error(
+  log?.announce(
     `worker: ready on ${config.temporal.address} namespace "${config.temporal.namespace}"; ` +
       `Graph ${config.graph.baseUrl}/${config.graph.apiVersion}${config.graph.isSandbox ? ' (sandbox)' : ''} ` +
       `capped at ${config.graph.maxRequestsPerSecond}/s; vault ${config.vault.address}; ` +
       `workflows ${workflowBundle ? 'from the prebuilt bundle' : 'bundled from source'}`,
+    {
+      temporalAddress: config.temporal.address,
+      namespace: config.temporal.namespace,
+      graphBaseUrl: config.graph.baseUrl,
+      vaultAddress: config.vault.address,
+      metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
+    },
   );
   const done = workers.run().finally(() => connection.close());
   return { done, shutdown: () => workers.shutdown() };

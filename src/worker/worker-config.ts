@@ -11,6 +11,7 @@ import { defaultStackDataDir } from '../local-stack/stack';
 import { loadPinSealingKeyring } from '../pin/sealing-config';
 import { loadTemporalSettings, type TemporalSettings } from '../temporal/temporal-connection';
 import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from '../vault/vault-config';
+import { LOCAL_STACK_METRICS_BIND_ADDRESS, loadMetricsBindAddress } from '../metrics/metrics-config';
 
 /** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
 export const WORKER_APPROLE_FILE_NAME = 'worker-approle.json';
@@ -25,6 +26,8 @@ export interface WorkerConfig {
   vault: VaultConfig;
   sealingKeyring: Keyring;
   codecKeyring: Keyring;
+  /** METRICS_BIND_ADDRESS; undefined means no /metrics endpoint. */
+  metricsBindAddress?: string;
 }
 
 interface LocalAppRole {
@@ -53,5 +56,9 @@ export function loadWorkerConfig(env: Env, opts: { local: boolean }): WorkerConf
     vault: loadVaultConfig(effectiveEnv, opts.local ? { address: LOCAL_STACK_VAULT_ADDRESS } : {}),
     sealingKeyring: loadPinSealingKeyring(effectiveEnv, opts),
     codecKeyring: loadCodecKeyring(effectiveEnv, opts),
+    metricsBindAddress: loadMetricsBindAddress(
+      effectiveEnv,
+      opts.local ? LOCAL_STACK_METRICS_BIND_ADDRESS : undefined,
+    ),
   };
 }

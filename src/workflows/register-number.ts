@@ -45,6 +45,7 @@ import {
   type GRAPH_TASK_QUEUE,
   type ONBOARDING_TASK_QUEUE,
 } from './messages';
+import { recordFinished, recordParked, recordStarted } from './onboarding-metrics';
 import { awaitingManualResetDetails, procedureText, progressDetails, runbookOf } from './operator-guide';
 
 /**
@@ -105,6 +106,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   };
   const registering = patched(REGISTRATION_PATCH);
 
+  recordStarted();
   const status: RegisterNumberStatus = {
     stage: 'GeneratingPin',
     phoneNumberId,
@@ -192,6 +194,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     status.runbook = undefined;
     status.deadline = undefined;
     enter(outcome);
+    recordFinished(outcome);
     await condition(allHandlersFinished);
     return { outcome, phoneNumberId, vault: status.vault, completedAt: new Date().toISOString(), ...extra };
   };
@@ -326,6 +329,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     upsertSearchAttributes([{ key: onboardingStatusKey, value: 'AwaitingManualReset' }]);
     setCurrentDetails(awaitingManualResetDetails(status));
     log.warn('waiting for an operator', { phoneNumberId, failure: status.lastError?.type });
+    recordParked(status.lastError);
     const acted = await condition(() => request !== undefined, timeout);
     return acted && request ? request : 'deadline';
   }

@@ -17,6 +17,9 @@ export const TEST_NAMESPACES = [
   'ui',
   'trigger-hostile',
   'registration',
+  'telemetry',
+  'prometheus',
+  'vault-tls',
   'spare-1',
   'spare-2',
 ] as const;
