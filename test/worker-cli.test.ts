@@ -93,10 +93,9 @@ describe('worker start-up checks', () => {
     expect(result.code).toBe(2);
     const lines = meaningfulLines(result.stderr);
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({
-      level: 'ERROR',
-      message: expect.stringMatching(/^worker: METRICS_BIND_ADDRESS must be an IP address and port/),
-    });
+    const entry = JSON.parse(lines[0]!) as { level: string; message: string };
+    expect(entry.level).toBe('ERROR');
+    expect(entry.message).toMatch(/^worker: METRICS_BIND_ADDRESS must be an IP address and port/);
   });
 
   it('refuses an unknown LOG_FORMAT in one line naming it, as JSON since stdout is not a terminal', async () => {
