@@ -1,6 +1,7 @@
 // Gives the worker its own least-privilege identity: the policy in worker-policy.hcl for one
 // KV mount and PIN prefix, and an AppRole whose tokens carry only that policy. Run by an
 // administrator (setup-cli.ts) or by the local stack; safe to run again (it converges).
+import type { ConnectionOptions } from 'node:tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createVaultClient, encodeVaultPath, type VaultClient } from './vault-client';
@@ -25,6 +26,8 @@ export interface ApplyWorkerAccessOptions {
   /** How long a secret id can be used to log in; rotate it before then. */
   secretIdTtl?: string;
   timeoutMs?: number;
+  /** TLS to an https:// vault (VAULT_CACERT and friends, vault-tls.ts). */
+  tls?: ConnectionOptions;
 }
 
 export interface WorkerAccess {
@@ -81,6 +84,7 @@ export async function applyWorkerAccess(opts: ApplyWorkerAccessOptions): Promise
     address: opts.address,
     auth: { kind: 'token', token: opts.rootToken },
     timeoutMs: opts.timeoutMs ?? 10_000,
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
   });
   try {

@@ -10,6 +10,7 @@ import { UsageError } from '../cli/usage-error';
 import { EnvReader } from '../config/env-reader';
 import { DEFAULT_WORKER_ROLE_NAME, applyWorkerAccess } from './apply-worker-access';
 import { loadVaultLocation } from './vault-config';
+import { loadVaultTls } from './vault-tls';
 
 const USAGE = `Usage: tsx src/vault/setup-cli.ts [options]
 
@@ -57,9 +58,11 @@ async function setup(io: CliIo): Promise<number> {
     'VAULT_TOKEN',
     'give an administrator token for this setup',
   );
+  const tls = loadVaultTls(io.env, address);
   const access = await applyWorkerAccess({
     address,
     rootToken,
+    ...(tls !== undefined ? { tls: tls.connect } : {}),
     mount,
     prefix,
     ...(namespace !== undefined ? { namespace } : {}),

@@ -4,6 +4,7 @@
 // (Temporal owns retries); the one exception is a 403 under AppRole, where the token may simply
 // have expired or been revoked, so it logs in again once and repeats the request once before
 // reporting VaultPermissionDenied.
+import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { createVaultSession, type VaultAuth, type VaultAuthEvent } from './approle-session';
 import { createKvV2, type KvV2 } from './kv-v2';
@@ -29,6 +30,8 @@ export interface VaultClientOptions {
   dispatcher?: Dispatcher;
   /** Bound on connecting, on waiting for headers and on each gap in the body. */
   timeoutMs: number;
+  /** CA, client certificate and server name for an https:// vault (vault-tls.ts). */
+  tls?: ConnectionOptions;
   /** Clock for token renewal decisions; Date.now by default. */
   now?: () => number;
   onAuth?: (event: VaultAuthEvent) => void;
@@ -59,6 +62,7 @@ export function createVaultClient(opts: VaultClientOptions): VaultClient {
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.dispatcher !== undefined ? { dispatcher: opts.dispatcher } : {}),
     timeoutMs: opts.timeoutMs,
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     secrets: () => auth.secrets(),
   });
   const auth = createVaultSession(opts.auth, transport, {

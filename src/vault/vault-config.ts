@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import type { VaultAuth } from './vault-client';
+import { loadVaultTls, type VaultTls } from './vault-tls';
 
 /** Where the embedded local stack runs OpenBao; only ever a default when the caller says so. */
 export const LOCAL_STACK_VAULT_ADDRESS = 'http://127.0.0.1:8200';
@@ -27,6 +28,8 @@ export interface VaultLocation {
 export interface VaultConfig extends VaultLocation {
   auth: VaultAuth;
   requestTimeoutMs: number;
+  /** For an https:// VAULT_ADDR: VAULT_CACERT, VAULT_CAPATH, client certificate, server name. */
+  tls?: VaultTls;
 }
 
 export interface VaultConfigDefaults {
@@ -55,7 +58,8 @@ export function loadVaultConfig(env: Env, defaults: VaultConfigDefaults = {}): V
   const location = loadVaultLocation(env, defaults.address);
   const read = new EnvReader(env);
   const requestTimeoutMs = read.positiveNumber('VAULT_REQUEST_TIMEOUT_MS', 10_000);
-  return { ...location, auth: readAuth(read, defaults), requestTimeoutMs };
+  const tls = loadVaultTls(env, location.address);
+  return { ...location, auth: readAuth(read, defaults), requestTimeoutMs, ...(tls !== undefined && { tls }) };
 }
 
 function readAuth(read: EnvReader, defaults: VaultConfigDefaults): VaultAuth {

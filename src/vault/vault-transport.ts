@@ -1,6 +1,7 @@
 // One HTTP exchange with the Vault / OpenBao API: URL, headers, timeouts, JSON in and out, and the
 // server's `errors` strings with every known credential blanked out. It never retries (Temporal
 // owns retries) and knows nothing of logins: the token to send is handed in per request.
+import type { ConnectionOptions } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { VaultError, vaultConnectionError, vaultErrorForStatus, type RequestContext } from './vault-errors';
 
@@ -42,6 +43,8 @@ export interface VaultTransportOptions {
   dispatcher?: Dispatcher;
   /** Bound on connecting, on waiting for headers and on each gap in the body. */
   timeoutMs: number;
+  /** CA, client certificate and server name for an https:// vault (vault-tls.ts). */
+  tls?: ConnectionOptions;
   /** The credentials in use now, to keep out of any error text the server sends back. */
   secrets: () => ReadonlyArray<string | undefined>;
 }
@@ -75,7 +78,7 @@ export function createVaultTransport(opts: VaultTransportOptions): VaultTranspor
     : new Agent({
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
-        connect: { timeout: opts.timeoutMs },
+        connect: { timeout: opts.timeoutMs, ...opts.tls },
       });
   const dispatcher: Dispatcher = opts.dispatcher ?? (ownAgent as Agent);
 

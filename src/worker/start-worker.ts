@@ -7,6 +7,7 @@ import type { LineLogger } from '../logging/line-logger';
 import { TemporalUnreachableError, type TemporalSettings } from '../temporal/temporal-connection';
 import { createPinStore } from '../vault/pin-store';
 import { createVaultClient } from '../vault/vault-client';
+import { probeVaultTls, vaultTlsProblem } from '../vault/vault-tls';
 import { createOnboardingWorkers } from './onboarding-workers';
 import type { WorkerConfig } from './worker-config';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -35,7 +36,25 @@ export async function startWorker(config: WorkerConfig, log?: LineLogger): Promi
     namespace: config.vault.namespace,
     auth: config.vault.auth,
     timeoutMs: config.vault.requestTimeoutMs,
+    ...(config.vault.tls ? { tls: config.vault.tls.connect } : {}),
   });
+  // One TLS handshake before taking work: a CA or certificate that cannot work stops the worker
+  // here with the variable to fix. A vault that is merely down is left to the activities' retries.
+  if (config.vault.tls) {
+    try {
+      await probeVaultTls(config.vault.address, config.vault.tls, config.vault.requestTimeoutMs);
+    } catch (err) {
+      const problem = vaultTlsProblem(err, config.vault.tls, config.vault.address);
+      if (problem) {
+        await Promise.allSettled([vault.close(), connection.close()]);
+        throw problem;
+      }
+      log?.warn('the vault does not answer yet; vault steps retry until it does', {
+        vaultAddress: config.vault.address,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
   const graph = createGraphClient({
     baseUrl: config.graph.baseUrl,
     apiVersion: config.graph.apiVersion,
