@@ -311,6 +311,8 @@ describe('vault configuration', () => {
       kvMount: 'secret',
       pinPrefix: 'whatsapp/two-step-pins',
       requestTimeoutMs: 10_000,
+      // https:// with no TLS variable: the system CAs, no client certificate.
+      tls: { connect: {}, trustVariable: 'system CAs', clientCertificate: false },
     });
     const approle = loadVaultConfig({
       VAULT_ADDR: 'http://vault:8200',
