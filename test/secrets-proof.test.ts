@@ -273,6 +273,8 @@ let connection: Connection | undefined;
 let rootVault: VaultClient | undefined;
 let codecKeyring: Keyring;
 let sandboxUrl: string;
+/** What the worker's Prometheus endpoint served at the end of the run. */
+let metricsText = '';
 
 const results = new Map<Case, RegisterNumberResult>();
 let failedStage: OnboardingStage | undefined;
@@ -344,11 +346,15 @@ beforeAll(async () => {
     TEMPORAL_NAMESPACE: NAMESPACE,
     PAYLOAD_CODEC_KEYS: payloadCodecKeys,
   };
+  const metricsPort = await freePort();
   worker = runTsx({
     name: 'worker',
     script: 'src/worker.ts',
     env: {
       ...baseEnv(),
+      // The machine-readable logs and the metrics endpoint a platform team runs with.
+      LOG_FORMAT: 'json',
+      METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`,
       ...temporalEnv,
       GRAPH_BASE_URL: sandboxUrl,
       GRAPH_ACCESS_TOKEN: graphToken,
@@ -457,6 +463,9 @@ beforeAll(async () => {
       .data;
     if (data?.meta?.role_name === access.roleName) workerTokenPolicies.push(data.policies ?? []);
   }
+
+  const metrics = await request(`http://127.0.0.1:${metricsPort}/metrics`);
+  metricsText = await metrics.body.text();
 
   // Stop the long-running processes now, so that everything they will ever log is captured.
   await Promise.all([worker.stop(), sandbox.stop()]);
@@ -741,6 +750,38 @@ describe('zero hits', () => {
     expect(searchFor(allSecrets(), corpora)).toEqual([]);
     // The logs name numbers by Meta's id only, never by the personal data of the batch file.
     expect(searchFor(personalData(), corpora)).toEqual([]);
+  });
+
+  it("in the worker's metrics endpoint: no secret, no personal data, no phone number id", () => {
+    // Not vacuous: the product's counters are there, with this run's outcomes.
+    expect(metricsText).toMatch(/^whatsapp_onboarding_finished_total\{.*outcome="CompletedManually".*\} 1$/m);
+    expect(metricsText).toMatch(/^whatsapp_graph_requests_total\{.*outcome="GraphAuthError".*\} [1-9]/m);
+    const corpus: Corpus[] = [{ name: 'worker /metrics', bytes: Buffer.from(metricsText, 'utf8') }];
+    expect(searchFor(allSecrets(), corpus)).toEqual([]);
+    expect(searchFor(personalData(), corpus)).toEqual([]);
+    const numberIds = CASES.map((c) => ({ label: `phone number id of ${c}`, value: ids[c] }));
+    expect(searchFor(numberIds, corpus)).toEqual([]);
+  });
+
+  it('logged from the worker as one JSON object per line', () => {
+    const lines = (worker as CapturedProcess)
+      .stderr()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    expect(lines.length).toBeGreaterThan(10);
+    const unparsed = lines.filter((l) => {
+      try {
+        const entry = JSON.parse(l) as { time?: unknown; level?: unknown; message?: unknown };
+        return (
+          typeof entry.time !== 'string' ||
+          typeof entry.level !== 'string' ||
+          typeof entry.message !== 'string'
+        );
+      } catch {
+        return true;
+      }
+    });
+    expect(unparsed).toEqual([]);
   });
 
   it('reports what it searched', () => {
