@@ -2,12 +2,15 @@
 // VAULT_CLIENT_CERT + VAULT_CLIENT_KEY, VAULT_TLS_SERVER_NAME), against a real OpenBao with two
 // TLS listeners: one server-authenticated, one requiring client certificates. Certificates are
 // made for the run with openssl. A wrong CA, a missing client certificate and a wrong server name
-// stop the worker at start-up in one line naming the variable to fix.
+// stop the worker at start-up in one line naming the variable to fix. Last, the vault is sealed
+// under a running worker: the metrics count VaultSealed, and unsealing lets the number finish.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDataConverter } from '../src/codec/data-converter';
 import { ConfigError } from '../src/config/env-reader';
@@ -15,6 +18,7 @@ import { generateKeyringValue, parseKeyring } from '../src/crypto/keyring';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort, spawnManaged, waitUntil, type ManagedProcess } from '../src/local-stack/processes';
 import { serverBinary } from '../src/local-stack/server-binaries';
+import { counterSeries, PRODUCT_METRICS } from '../src/metrics/metric-names';
 import { createVaultClient } from '../src/vault/vault-client';
 import { loadVaultTls, probeVaultTls, vaultTlsProblem } from '../src/vault/vault-tls';
 import {
@@ -26,6 +30,7 @@ import {
 import type { TestNamespace } from './support/namespaces';
 import { phoneNumberIds } from './support/onboarding-harness';
 import { waitForExit } from './support/process-runner';
+import { parseExposition, seriesValue } from './support/prometheus-text';
 import { makeCertificates, type CertificateFiles } from './support/test-certificates';
 import { startWorkerProcess } from './support/worker-process';
 
@@ -223,6 +228,59 @@ describe('the worker and a TLS vault', () => {
     expect(lines[0]).toMatch(
       /^worker: VAULT_TLS_SERVER_NAME \(vault\.elsewhere\.test\) is not a name in the vault certificate/,
     );
+  });
+});
+
+describe('a sealed vault, on the metrics endpoint', () => {
+  it('counts VaultSealed while sealed, and the number completes by itself once unsealed', async () => {
+    const metricsPort = await freePort();
+    const proc = worker({
+      VAULT_ADDR: tlsAddress,
+      VAULT_CACERT: certs.caCert,
+      METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`,
+    });
+    const plain = createVaultClient({
+      address: plainAddress,
+      auth: { kind: 'token', token: rootToken },
+      timeoutMs: 2_000,
+    });
+    try {
+      await proc.waitForLine(/worker: ready/, 90_000);
+      await plain.request({ method: 'PUT', path: 'sys/seal' });
+      const [id] = phoneNumberIds(1);
+      const run = await client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: ONBOARDING_TASK_QUEUE,
+        workflowId: workflowIdFor(id!),
+        args: [
+          {
+            phoneNumberId: id!,
+            retrySchedules: { vault: { initialInterval: '500ms', maximumInterval: '500ms' } },
+          },
+        ],
+      });
+      const sealedCount = async () => {
+        const res = await request(`http://127.0.0.1:${metricsPort}/metrics`);
+        const series = parseExposition(await res.body.text());
+        return seriesValue(series, counterSeries(PRODUCT_METRICS.vaultFailures.name), {
+          failure_type: 'VaultSealed',
+        });
+      };
+      const deadline = Date.now() + 20_000;
+      while ((await sealedCount()) < 2 && Date.now() < deadline) await sleep(250);
+      expect(await sealedCount()).toBeGreaterThanOrEqual(2);
+
+      // The dev server printed its unseal key into its log: the runbook's "unseal it", for real.
+      const key = /Unseal Key: (\S+)/.exec(
+        readFileSync(join(inject('logDir'), 'openbao-tls.log'), 'utf8'),
+      )?.[1];
+      expect(key).toBeDefined();
+      await plain.request({ method: 'PUT', path: 'sys/unseal', body: { key }, authenticated: false });
+      expect(((await run.result()) as RegisterNumberResult).outcome).toBe('Completed');
+      expect(await activePin(id!)).toBe(sandbox.pinOf(id!));
+    } finally {
+      await plain.close();
+      await proc.stop();
+    }
   });
 });
 
