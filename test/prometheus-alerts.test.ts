@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDataConverter } from '../src/codec/data-converter';
-import { generateKeyringValue, parseKeyring } from '../src/crypto/keyring';
+import { generateKeyringValue } from '../src/crypto/keyring';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort } from '../src/local-stack/processes';
 import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../src/workflows/messages';
@@ -22,7 +21,7 @@ import {
   type PrometheusServer,
 } from './support/prometheus-server';
 import { waitForStage } from './support/workflow-polling';
-import { startWorkerProcess } from './support/worker-process';
+import { connectCodecClient, startWorkerProcess } from './support/worker-process';
 
 const NAMESPACE: TestNamespace = 'prometheus';
 const graphToken = `graph-token-${randomBytes(8).toString('hex')}`;
@@ -79,12 +78,7 @@ beforeAll(async () => {
     logFile: join(inject('logDir'), 'prometheus-alerts.log'),
   });
   await worker.waitForLine(/worker: ready/, 90_000);
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({
-    connection,
-    namespace: NAMESPACE,
-    dataConverter: createDataConverter(parseKeyring('PAYLOAD_CODEC_KEYS', codecKeys)),
-  });
+  ({ connection, client } = await connectCodecClient(NAMESPACE, codecKeys));
 }, 120_000);
 
 afterAll(async () => {

@@ -12,9 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDataConverter } from '../src/codec/data-converter';
 import { ConfigError } from '../src/config/env-reader';
-import { generateKeyringValue, parseKeyring } from '../src/crypto/keyring';
+import { generateKeyringValue } from '../src/crypto/keyring';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort, spawnManaged, waitUntil, type ManagedProcess } from '../src/local-stack/processes';
 import { serverBinary } from '../src/local-stack/server-binaries';
@@ -32,7 +31,7 @@ import { phoneNumberIds } from './support/onboarding-harness';
 import { waitForExit } from './support/process-runner';
 import { parseExposition, seriesValue } from './support/prometheus-text';
 import { makeCertificates, type CertificateFiles } from './support/test-certificates';
-import { startWorkerProcess } from './support/worker-process';
+import { connectCodecClient, startWorkerProcess } from './support/worker-process';
 
 const NAMESPACE: TestNamespace = 'vault-tls';
 const rootToken = `root-${randomBytes(8).toString('hex')}`;
@@ -100,12 +99,7 @@ beforeAll(async () => {
   await plain.close();
 
   sandbox = await startGraphSandbox({ accessToken: graphToken });
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({
-    connection,
-    namespace: NAMESPACE,
-    dataConverter: createDataConverter(parseKeyring('PAYLOAD_CODEC_KEYS', codecKeys)),
-  });
+  ({ connection, client } = await connectCodecClient(NAMESPACE, codecKeys));
 }, 60_000);
 
 afterAll(async () => {

@@ -6,8 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDataConverter } from '../src/codec/data-converter';
-import { generateKeyringValue, parseKeyring } from '../src/crypto/keyring';
+import { generateKeyringValue } from '../src/crypto/keyring';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort } from '../src/local-stack/processes';
 import { counterSeries, PRODUCT_METRICS } from '../src/metrics/metric-names';
@@ -22,7 +21,7 @@ import { phoneNumberIds } from './support/onboarding-harness';
 import type { CapturedProcess } from './support/process-runner';
 import { parseExposition, seriesValue, type Sample } from './support/prometheus-text';
 import { waitForStage } from './support/workflow-polling';
-import { startWorkerProcess } from './support/worker-process';
+import { connectCodecClient, startWorkerProcess } from './support/worker-process';
 
 const NAMESPACE: TestNamespace = 'telemetry';
 const graphToken = `graph-token-${randomBytes(8).toString('hex')}`;
@@ -95,12 +94,7 @@ beforeAll(async () => {
     env: { METRICS_BIND_ADDRESS: `127.0.0.1:${port}`, LOG_FORMAT: 'json', LOG_LEVEL: 'INFO' },
   });
   await worker.waitForLine(/worker: ready/, 90_000);
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({
-    connection,
-    namespace: NAMESPACE,
-    dataConverter: createDataConverter(parseKeyring('PAYLOAD_CODEC_KEYS', codecKeys)),
-  });
+  ({ connection, client } = await connectCodecClient(NAMESPACE, codecKeys));
 
   const happyRuns = await Promise.all(happy.map(onboard));
   for (const run of happyRuns)

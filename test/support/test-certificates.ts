@@ -23,16 +23,15 @@ function openssl(cwd: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+// A fresh P-256 key with no passphrase, for each certificate.
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
 function ca(dir: string, name: string, subject: string): void {
   openssl(
     dir,
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
+    ...NEW_KEY,
     '-keyout',
     `${name}.key`,
     '-out',
@@ -45,21 +44,7 @@ function ca(dir: string, name: string, subject: string): void {
 }
 
 function leaf(dir: string, name: string, issuer: string, subject: string, ext: string): void {
-  openssl(
-    dir,
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${subject}`,
-  );
+  openssl(dir, 'req', ...NEW_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${subject}`);
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(
     dir,

@@ -1,8 +1,10 @@
 // The real worker CLI (src/worker.ts) as a child process for tests that watch what it prints or
 // serves: its environment is built here from the run's servers and nothing else.
 import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
-import { generateKeyringValue } from '../../src/crypto/keyring';
+import { createDataConverter } from '../../src/codec/data-converter';
+import { generateKeyringValue, parseKeyring } from '../../src/crypto/keyring';
 import type { TestNamespace } from './namespaces';
 import { runTsx, type CapturedProcess } from './process-runner';
 
@@ -37,4 +39,18 @@ export function workerEnv(opts: WorkerProcessOptions): Record<string, string> {
 
 export function startWorkerProcess(opts: WorkerProcessOptions): CapturedProcess {
   return runTsx({ name: opts.name ?? 'worker', script: 'src/worker.ts', env: workerEnv(opts) });
+}
+
+/** A client of the run's dev server in `namespace`, with the worker's payload codec keys. */
+export async function connectCodecClient(
+  namespace: TestNamespace,
+  codecKeys: string,
+): Promise<{ connection: Connection; client: Client }> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const client = new Client({
+    connection,
+    namespace,
+    dataConverter: createDataConverter(parseKeyring('PAYLOAD_CODEC_KEYS', codecKeys)),
+  });
+  return { connection, client };
 }
