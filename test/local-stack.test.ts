@@ -130,6 +130,8 @@ describe('npm run stack (the local stack CLI)', () => {
       String(await freePort()),
       '--codec-port',
       String(await freePort()),
+      '--metrics-port',
+      String(await freePort()),
       '--data-dir',
       dataDir,
     ];
@@ -206,6 +208,12 @@ describe('npm run stack (the local stack CLI)', () => {
     } finally {
       await connection.close();
     }
+    // The local stack serves its worker's Prometheus endpoint, with the product's counters.
+    const metricsUrl = field(out, /metrics at (\S+)/);
+    const metrics = await request(metricsUrl);
+    expect(await metrics.body.text()).toMatch(
+      /^whatsapp_onboarding_finished_total\{.*outcome="Completed".*\} 1$/m,
+    );
 
     // Ctrl-C: a clean exit, and no server left behind.
     first.interrupt();

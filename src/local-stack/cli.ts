@@ -4,7 +4,7 @@
 // stderr and exit code 2; any other start-up failure is one line and exit code 1.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CliIo } from '../cli/cli-io';
+import { isTerminal, type CliIo } from '../cli/cli-io';
 import { describeFailure, EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
 import { portSetting, wholeNumberFlag } from '../cli/flag-values';
 import { firstLine } from '../cli/first-line';
@@ -17,9 +17,13 @@ import {
   graphSandboxService,
   workerAppRoleService,
 } from './product-services';
-import { installRuntimeLogging } from '../temporal/runtime-logging';
 import { ensureProductionBinaries } from './production-binaries';
 import { defaultProductionDataDir, startProductionStack } from './production-stack';
+import { createLineLogger } from '../logging/line-logger';
+import { loadLogFormat, loadLogLevel } from '../logging/log-format';
+import { LOCAL_STACK_METRICS_BIND_ADDRESS } from '../metrics/metrics-config';
+import { installRuntimeTelemetry } from '../metrics/runtime-telemetry';
+import { assertPortFree } from './processes';
 import { serversDir } from './server-binaries';
 import { stackWorkerService } from './stack-worker';
 import {
@@ -31,6 +35,8 @@ import {
   type LocalStack,
 } from './stack';
 
+const DEFAULT_METRICS_PORT = Number(LOCAL_STACK_METRICS_BIND_ADDRESS.split(':').pop());
+
 /** The product's services on top of Temporal and OpenBao, started in this order. */
 function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
   return [
@@ -39,7 +45,12 @@ function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
     codecServerService({ port: settings.codecPort }),
     // --production runs its workers as processes of their own (--workers).
     ...(settings.worker && !settings.production
-      ? [stackWorkerService({ graphBaseUrl: `http://127.0.0.1:${settings.graphPort}` })]
+      ? [
+          stackWorkerService({
+            graphBaseUrl: `http://127.0.0.1:${settings.graphPort}`,
+            metricsUrl: `http://127.0.0.1:${settings.metricsPort}/metrics`,
+          }),
+        ]
       : []),
   ];
 }
@@ -57,6 +68,7 @@ Options (each also settable by the environment variable shown; a flag wins):
   --vault-port <port>     OpenBao HTTP API            VAULT_PORT        default ${DEFAULT_STACK_PORTS.vault}
   --graph-port <port>     Graph sandbox               GRAPH_SANDBOX_PORT default ${DEFAULT_PRODUCT_PORTS.graphSandbox}
   --codec-port <port>     codec server for the UI     CODEC_SERVER_PORT  default ${DEFAULT_PRODUCT_PORTS.codecServer}
+  --metrics-port <port>   worker's Prometheus /metrics METRICS_PORT     default ${DEFAULT_METRICS_PORT}
   --data-dir <path>       state and logs              STACK_DATA_DIR    default ${defaultStackDataDir}
   --fresh                 delete the data folder first (Temporal history and OpenBao secrets)
   --in-memory             keep nothing: Temporal in memory, OpenBao in dev mode
@@ -76,6 +88,7 @@ interface StackCliSettings {
   vaultPort: number;
   graphPort: number;
   codecPort: number;
+  metricsPort: number;
   dataDir: string;
   fresh: boolean;
   persistent: boolean;
@@ -86,7 +99,7 @@ interface StackCliSettings {
 
 function readSettings(io: CliIo): StackCliSettings {
   const { values } = parseFlags(io, {
-    strings: 'temporal-port ui-port vault-port graph-port codec-port data-dir workers',
+    strings: 'temporal-port ui-port vault-port graph-port codec-port metrics-port data-dir workers',
     booleans: 'fresh in-memory no-worker production',
     help: HELP,
   });
@@ -105,6 +118,7 @@ function readSettings(io: CliIo): StackCliSettings {
     vaultPort: port('vault-port', 'VAULT_PORT', DEFAULT_STACK_PORTS.vault),
     graphPort: port('graph-port', 'GRAPH_SANDBOX_PORT', DEFAULT_PRODUCT_PORTS.graphSandbox),
     codecPort: port('codec-port', 'CODEC_SERVER_PORT', DEFAULT_PRODUCT_PORTS.codecServer),
+    metricsPort: port('metrics-port', 'METRICS_PORT', DEFAULT_METRICS_PORT),
     dataDir:
       values['data-dir'] ??
       (io.env.STACK_DATA_DIR?.trim() || (production ? defaultProductionDataDir : defaultStackDataDir)),
@@ -173,7 +187,17 @@ async function main(io: CliIo): Promise<number> {
   let stack: LocalStack;
   try {
     if (settings.fresh) wipeStackData(settings.dataDir);
-    installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
+    // The stack's worker runs in this process: its SDK logs (errors only unless LOG_LEVEL says
+    // more) and its Prometheus endpoint, which the local stack always serves.
+    const level = loadLogLevel(io.env, 'ERROR');
+    const logger = createLineLogger({ format: loadLogFormat(io.env, isTerminal(io.stdout)), level });
+    const workerInProcess = settings.worker && !settings.production;
+    if (workerInProcess) await assertPortFree(settings.metricsPort, 'worker metrics');
+    installRuntimeTelemetry({
+      logger,
+      level,
+      ...(workerInProcess ? { metricsBindAddress: `127.0.0.1:${settings.metricsPort}` } : {}),
+    });
     console.log('stack: starting Temporal and OpenBao...');
     const options = {
       temporalPort: settings.temporalPort,

@@ -61,14 +61,21 @@ export function stackWorkerEnv(
 }
 
 /** Starts after workerAppRoleService (its credentials) and with the Graph sandbox's URL. */
-export function stackWorkerService(opts: { graphBaseUrl: string; env?: Env }): ExtraServiceStarter {
+export function stackWorkerService(opts: {
+  graphBaseUrl: string;
+  /** Where the process's Prometheus exporter serves the worker's metrics, for the summary. */
+  metricsUrl?: string;
+  env?: Env;
+}): ExtraServiceStarter {
   return async (stack) => {
     const appRole = readAppRole(join(stack.dataDir, WORKER_APPROLE_FILE_NAME));
     const env = stackWorkerEnv(opts.env ?? process.env, stack, opts.graphBaseUrl, appRole);
     const worker = await startWorker(loadWorkerConfig(env, { local: true }));
     return {
       name: 'worker',
-      url: `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}`,
+      url:
+        `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}` +
+        (opts.metricsUrl ? `, metrics at ${opts.metricsUrl}` : ''),
       stop: async () => {
         worker.shutdown();
         await worker.done;
