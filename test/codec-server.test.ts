@@ -366,7 +366,8 @@ describe('codec server CLI', () => {
       name: 'codec server CLI',
       script: 'src/codec/codec-server-cli.ts',
       args,
-      env: { ...cleanEnv, ...env },
+      // The lines a person reads; the JSON form is tested in server-logs.test.ts.
+      env: { ...cleanEnv, LOG_FORMAT: 'text', ...env },
     });
     return { proc, exited: proc.exited, out: () => proc.stdout(), err: () => proc.stderr() };
   }

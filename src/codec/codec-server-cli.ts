@@ -3,7 +3,7 @@
 // Local keys are opt-in (--local) rather than the fallback for a missing PAYLOAD_CODEC_KEYS: a
 // deployed codec server that silently generated its own key would decode nothing and encode with a
 // key no worker knows, which is worse than refusing to start.
-import type { CliIo } from '../cli/cli-io';
+import { isTerminal, type CliIo } from '../cli/cli-io';
 import { EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
 import { portSetting } from '../cli/flag-values';
 import { firstLine } from '../cli/first-line';
@@ -11,6 +11,8 @@ import { listenFailure } from '../cli/listen-error';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
 import { ConfigError } from '../config/env-reader';
+import { createLineLogger } from '../logging/line-logger';
+import { loadLogFormat, loadLogLevel } from '../logging/log-format';
 import {
   CODEC_SERVER_AUTH_TOKEN,
   CODEC_SERVER_CORS_ORIGINS,
@@ -63,6 +65,14 @@ async function main(io: CliIo): Promise<number> {
     throw err;
   }
 
+  // Its lines on stdout, JSON unless a person is at the terminal: refusals (never a token or a
+  // payload) as warnings, the start-up summary as announcements.
+  const log = createLineLogger({
+    format: loadLogFormat(io.env, isTerminal(io.stdout)),
+    level: loadLogLevel(io.env, 'INFO'),
+    write: (line) => io.stdout.write(`${line}\n`),
+  });
+  const say = (line: string) => log.announce(line);
   const host = flags.values.host ?? '127.0.0.1';
   const server = await startCodecServer({
     port,
@@ -70,47 +80,47 @@ async function main(io: CliIo): Promise<number> {
     keyring: config.keyring,
     authToken: config.authToken,
     allowedOrigins: config.allowedOrigins,
-    log: (line) => console.error(line),
+    log: (line) => log.warn(line),
   }).catch((err: unknown) => {
     throw listenFailure(err, host, port);
   });
 
   const tokenIsLocal = local && !io.env[CODEC_SERVER_AUTH_TOKEN]?.trim();
-  console.log(`Codec server listening on ${server.url}`);
-  console.log(`  keys: ${config.keyring.kids.join(', ')} (encrypting with ${config.keyring.currentKid})`);
-  console.log(`  allowed UI origins: ${config.allowedOrigins.join(', ')}`);
-  console.log(
+  say(`Codec server listening on ${server.url}`);
+  say(`  keys: ${config.keyring.kids.join(', ')} (encrypting with ${config.keyring.currentKid})`);
+  say(`  allowed UI origins: ${config.allowedOrigins.join(', ')}`);
+  say(
     `Temporal UI: open the Codec Server settings, set the endpoint to ${server.url} and turn on ` +
       '"Include cross-origin credentials"; open the UI under the same host name as this server.',
   );
   if (tokenIsLocal) {
     // Local stack only: the token is a local credential kept in the data folder anyway.
-    console.log(
+    say(
       `Sign this browser in once: ${server.url}/login?token=${encodeURIComponent(config.authToken)}` +
         `  (token file: ${localCodecTokenFile()})`,
     );
   } else {
-    console.log(`Sign this browser in once at ${server.url}/login with ${CODEC_SERVER_AUTH_TOKEN}.`);
+    say(`Sign this browser in once at ${server.url}/login with ${CODEC_SERVER_AUTH_TOKEN}.`);
   }
-  console.log(
+  say(
     `Scripts: curl -H "Authorization: Bearer <token>" -H 'Content-Type: application/json' ${server.url}/decode ...`,
   );
   if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host)) {
-    console.warn(
+    log.warn(
       `warning: listening on ${host} over plain HTTP: tokens and decrypted payloads cross the network in clear; ` +
         'put the codec server behind HTTPS',
     );
   }
 
   const signal = await stopRequested(io.signal);
-  console.log(`codec server: ${signal}, stopping`);
+  say(`codec server: ${signal}, stopping`);
   try {
     await server.close();
   } catch (err) {
-    console.error(`codec server: could not stop cleanly: ${firstLine(err)}`);
+    log.error(`codec server: could not stop cleanly: ${firstLine(err)}`);
     return EXIT_FAILURE;
   }
   return EXIT_OK;
 }
 
-if (require.main === module) runMain({ name: 'codec server', stop: { again: 'exit' } }, main);
+if (require.main === module) runMain({ name: 'codec server', server: true, stop: { again: 'exit' } }, main);

@@ -1,20 +1,16 @@
 // `npm run trigger`: the onboarding trigger as a process. Reads its configuration from the
 // environment, connects to Temporal, serves until SIGINT/SIGTERM, then drains and stops.
-import type { CliIo } from '../cli/cli-io';
+import { isTerminal, type CliIo } from '../cli/cli-io';
 import { EXIT_OK } from '../cli/exit-code-policy';
 import { listenFailure } from '../cli/listen-error';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
 import { createGraphClient } from '../graph/graph-client';
+import { createLineLogger } from '../logging/line-logger';
+import { loadLogFormat, loadLogLevel } from '../logging/log-format';
 import { connectOnboardingClient } from '../onboarding/onboarding-client';
 import { loadTriggerConfig } from './trigger-config';
-import {
-  createTriggerServer,
-  DEFAULT_TRIGGER_PORT,
-  ONBOARDED_PATH,
-  WEBHOOK_PATH,
-  type TriggerLogger,
-} from './trigger-server';
+import { createTriggerServer, DEFAULT_TRIGGER_PORT, ONBOARDED_PATH, WEBHOOK_PATH } from './trigger-server';
 
 export const TRIGGER_HELP = `Usage: npm run trigger -- [--port N] [--host ADDRESS]
 
@@ -49,17 +45,6 @@ Environment (optional)
   ONBOARDING_RETRY_SCHEDULES, MANUAL_RESET_DEADLINE        (as for the starter)
 `;
 
-/** One line per event on stdout; attributes as JSON. Never given a secret. */
-function consoleLogger(): TriggerLogger {
-  const line = (level: string, message: string, attrs?: Record<string, unknown>) =>
-    console.log(`${new Date().toISOString()} ${level} ${message}${attrs ? ` ${JSON.stringify(attrs)}` : ''}`);
-  return {
-    info: (m, a) => line('info', m, a),
-    warn: (m, a) => line('warn', m, a),
-    error: (m, a) => line('error', m, a),
-  };
-}
-
 async function main(io: CliIo): Promise<number> {
   const flags = parseFlags(io, { strings: 'port host', help: TRIGGER_HELP });
   // The flags win over their variables; the configuration checks both alike.
@@ -69,7 +54,12 @@ async function main(io: CliIo): Promise<number> {
   const config = loadTriggerConfig(env);
   const client = await connectOnboardingClient(config.temporal);
   try {
-    const log = consoleLogger();
+    // One line per event on stdout, JSON unless a person is at the terminal; never given a secret.
+    const log = createLineLogger({
+      format: loadLogFormat(io.env, isTerminal(io.stdout)),
+      level: loadLogLevel(io.env, 'INFO'),
+      write: (line) => io.stdout.write(`${line}\n`),
+    });
     const trigger = createTriggerServer({
       client,
       graph: createGraphClient(config.graph),
@@ -80,7 +70,7 @@ async function main(io: CliIo): Promise<number> {
     const port = await trigger.listen(config.port, config.host).catch((err: unknown) => {
       throw listenFailure(err, config.host, config.port);
     });
-    log.info('trigger listening', {
+    log.announce('trigger listening', {
       url: `http://${config.host}:${port}`,
       namespace: config.temporal.temporal.namespace,
       graph: config.graph.baseUrl,
@@ -88,11 +78,11 @@ async function main(io: CliIo): Promise<number> {
     const signal = await stopRequested(io.signal);
     log.info('stopping: finishing requests in progress', { signal });
     await trigger.close();
-    log.info('trigger stopped');
+    log.announce('trigger stopped');
     return EXIT_OK;
   } finally {
     await client.connection.close();
   }
 }
 
-if (require.main === module) runMain({ name: 'trigger', stop: { again: 'exit' } }, main);
+if (require.main === module) runMain({ name: 'trigger', server: true, stop: { again: 'exit' } }, main);
