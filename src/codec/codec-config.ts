@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import { loadOrCreateLocalKeyring, parseKeyring, type Keyring } from '../crypto/keyring';
 import { dataDir as defaultDataDir } from '../local-stack/server-binaries';
+import { loadOidcSettings, type OidcSettings } from './oidc-bearer';
 
 export const PAYLOAD_CODEC_KEYS = 'PAYLOAD_CODEC_KEYS';
 export const CODEC_SERVER_AUTH_TOKEN = 'CODEC_SERVER_AUTH_TOKEN';
@@ -26,7 +27,10 @@ export interface CodecConfigOptions {
 
 export interface CodecServerConfig {
   keyring: Keyring;
-  authToken: string;
+  /** The shared credential; optional once OIDC is configured. */
+  authToken?: string;
+  /** CODEC_SERVER_OIDC_*: the UI's own sign-in, checked against the identity provider's keys. */
+  oidc?: OidcSettings;
   allowedOrigins: string[];
 }
 
@@ -103,9 +107,14 @@ export function loadCodecServerCorsOrigins(env: Env): string[] {
 }
 
 export function loadCodecServerConfig(env: Env, opts: CodecConfigOptions = {}): CodecServerConfig {
+  const oidc = loadOidcSettings(env);
+  const tokenGiven = new EnvReader(env).optional(CODEC_SERVER_AUTH_TOKEN) !== undefined;
   return {
     keyring: loadCodecKeyring(env, opts),
-    authToken: loadCodecServerAuthToken(env, opts),
+    ...(oidc === undefined || tokenGiven || opts.local
+      ? { authToken: loadCodecServerAuthToken(env, opts) }
+      : {}),
+    ...(oidc && { oidc }),
     allowedOrigins: loadCodecServerCorsOrigins(env),
   };
 }

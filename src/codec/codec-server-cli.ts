@@ -21,6 +21,7 @@ import {
   localCodecTokenFile,
 } from './codec-config';
 import { startCodecServer } from './codec-server';
+import { createOidcBearerVerifier } from './oidc-bearer';
 
 const DEFAULT_PORT = 8888;
 /** What --local supplies: a missing one outside the local stack gets that hint. */
@@ -28,8 +29,9 @@ const LOCAL_KEY_VARIABLES: readonly string[] = [PAYLOAD_CODEC_KEYS, CODEC_SERVER
 
 const USAGE = `Usage: npm run codec-server -- [--local] [--port <port>] [--host <host>]
 
-Serves POST /encode and /decode for the Temporal Web UI, decrypting payloads with the
-payload codec keys. Every call needs the token (Authorization: Bearer, or the sign-in cookie).
+Serves POST /encode, /decode and /download for the Temporal Web UI, decrypting payloads with the
+payload codec keys. Every call needs a credential: the token (Authorization: Bearer, or the
+sign-in cookie) or, with CODEC_SERVER_OIDC_* set, the UI's own OIDC tokens.
 
 Options:
   --local          use the local stack's keys and token, generated once into the data folder
@@ -42,7 +44,12 @@ Environment:
   ${PAYLOAD_CODEC_KEYS}         "kid:base64key[,kid:base64key...]", first = current; same value as the workers
   ${CODEC_SERVER_AUTH_TOKEN}    the credential callers must present (at least 24 characters)
   ${CODEC_SERVER_CORS_ORIGINS}  allowed Temporal UI origins (default http://localhost:8233,http://127.0.0.1:8233)
-  CODEC_SERVER_PORT          default port`;
+  CODEC_SERVER_PORT          default port
+  CODEC_SERVER_OIDC_JWKS_URL, CODEC_SERVER_OIDC_ISSUER, CODEC_SERVER_OIDC_AUDIENCE
+                             accept the UI's OIDC access token (Authorization: Bearer) or ID token
+                             (Authorization-Extras), checked against the provider's keys; then
+                             ${CODEC_SERVER_AUTH_TOKEN} is optional (docs/secrets.md)
+  CODEC_SERVER_OIDC_REQUIRED_CLAIM  e.g. groups=payload-readers: only engineers with that claim`;
 
 async function main(io: CliIo): Promise<number> {
   const flags = parseFlags(io, { strings: 'port host', booleans: 'local', help: USAGE });
@@ -78,7 +85,8 @@ async function main(io: CliIo): Promise<number> {
     port,
     host,
     keyring: config.keyring,
-    authToken: config.authToken,
+    ...(config.authToken !== undefined && { authToken: config.authToken }),
+    ...(config.oidc && { oidc: createOidcBearerVerifier(config.oidc) }),
     allowedOrigins: config.allowedOrigins,
     log: (line) => log.warn(line),
   }).catch((err: unknown) => {
@@ -93,13 +101,22 @@ async function main(io: CliIo): Promise<number> {
     `Temporal UI: open the Codec Server settings, set the endpoint to ${server.url} and turn on ` +
       '"Include cross-origin credentials"; open the UI under the same host name as this server.',
   );
-  if (tokenIsLocal) {
+  if (config.oidc) {
+    say(
+      `Sign-in: the UI's OIDC tokens (turn on "Pass access token"), issuer ${config.oidc.issuer}, ` +
+        `audience ${config.oidc.audiences.join(' or ')}` +
+        (config.oidc.requiredClaim
+          ? `, only with ${config.oidc.requiredClaim.claim}=${config.oidc.requiredClaim.value}`
+          : ''),
+    );
+  }
+  if (tokenIsLocal && config.authToken !== undefined) {
     // Local stack only: the token is a local credential kept in the data folder anyway.
     say(
       `Sign this browser in once: ${server.url}/login?token=${encodeURIComponent(config.authToken)}` +
         `  (token file: ${localCodecTokenFile()})`,
     );
-  } else {
+  } else if (config.authToken !== undefined) {
     say(`Sign this browser in once at ${server.url}/login with ${CODEC_SERVER_AUTH_TOKEN}.`);
   }
   say(

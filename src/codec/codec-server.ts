@@ -16,9 +16,17 @@
 //   the browser sends that cookie with no UI setting. A UI calling this server on another origin
 //   needs its "Codec Server" settings: endpoint {url}, "Include cross-origin credentials". Cookies
 //   are per host name, not per port: sign in under the host name the UI is opened with.
-// - Deployed: serve this behind HTTPS. Either an authenticating proxy adds
-//   `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>` after its own sign-in, or engineers sign in
-//   at {url}/login with the token from the secret store (same cookie as above).
+// - Deployed behind HTTPS with a UI that signs engineers in (OIDC): the UI's "Pass access token"
+//   sends their access token (Authorization: Bearer) and ID token (Authorization-Extras); with
+//   CODEC_SERVER_OIDC_* set, either is accepted once its signature (the provider's JWKS), issuer,
+//   audience and optional claim check out (oidc-bearer.ts). No second sign-in, no shared secret.
+//   Without OIDC: an authenticating proxy adds `Authorization: Bearer <CODEC_SERVER_AUTH_TOKEN>`,
+//   or engineers sign in at {url}/login with the token from the secret store (same cookie as above).
+//
+// Endpoints, as the Temporal UI (2.53/2.54) calls them, with ?preserveStorageRefs=true: /decode,
+// /encode, and /download for a payload kept in external storage, which this product never uses:
+// /download decodes payloads of its own and answers 404 for a storage reference, which the UI
+// explains as a codec server "not configured to download from external storage".
 // Scripts and tests send `Authorization: Bearer <token>` directly.
 //
 // Hostile callers: every request is bounded (CODEC_SERVER_LIMITS: header, request and keep-alive
@@ -39,13 +47,17 @@ import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
 import { quoteUntrusted } from '../text/quote-untrusted';
 import { EncryptionCodec, PayloadDecryptionError } from './encryption-codec';
+import type { BearerVerifier } from './oidc-bearer';
 
 export interface CodecServerOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
   keyring: Keyring;
-  authToken: string;
+  /** The shared credential (scripts, the sign-in cookie); optional when `oidc` is given. */
+  authToken?: string;
+  /** Checks the UI's OIDC access or ID token (CODEC_SERVER_OIDC_*). */
+  oidc?: BearerVerifier;
   /** Browser origins of the Temporal UI allowed to call this server, e.g. http://127.0.0.1:8233. */
   allowedOrigins: readonly string[];
   /** One line per refused or failed request; never holds a token or a payload. */
@@ -91,12 +103,17 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   const host = opts.host ?? '127.0.0.1';
   const codec = new EncryptionCodec(opts.keyring);
   const allowedOrigins = new Set(opts.allowedOrigins);
-  const expectedDigest = digest(opts.authToken);
+  if (opts.authToken === undefined && opts.oidc === undefined) {
+    throw new Error('the codec server needs a credential to check: authToken, oidc or both');
+  }
+  const expectedDigest = opts.authToken === undefined ? undefined : digest(opts.authToken);
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = opts.log ?? (() => undefined);
 
   const tokenMatches = (candidate: string | undefined) =>
-    candidate !== undefined && timingSafeEqual(digest(candidate), expectedDigest);
+    candidate !== undefined &&
+    expectedDigest !== undefined &&
+    timingSafeEqual(digest(candidate), expectedDigest);
 
   // The path only, quoted: a /login query string carries the token.
   const pathOf = (req: IncomingMessage) => quoteUntrusted((req.url ?? '').split('?')[0]);
@@ -133,7 +150,11 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         throw new HttpError(403, 'OriginNotAllowed', 'this origin may not call the codec server');
       }
       res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
+      // Authorization-Extras carries the UI's ID token when it passes its access token.
+      res.setHeader(
+        'Access-Control-Allow-Headers',
+        'content-type, x-namespace, authorization, authorization-extras',
+      );
       res.setHeader('Access-Control-Max-Age', '600');
       if (req.headers['access-control-request-private-network'] === 'true') {
         res.setHeader('Access-Control-Allow-Private-Network', 'true');
@@ -145,8 +166,8 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
 
     if (operation === 'health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (operation === 'login') return handleLogin(req, res, url);
-    if (operation !== 'encode' && operation !== 'decode') {
-      throw new HttpError(404, 'NotFound', 'the codec server serves POST /encode and /decode');
+    if (operation !== 'encode' && operation !== 'decode' && operation !== 'download') {
+      throw new HttpError(404, 'NotFound', 'the codec server serves POST /encode, /decode and /download');
     }
     if (req.method !== 'POST') {
       throw new HttpError(405, 'MethodNotAllowed', `/${operation} takes POST`, {
@@ -156,7 +177,7 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
 
     const namespaceHeader = headerValue(req.headers['x-namespace']);
     const namespace = namespaceHeader === undefined ? '(none)' : quoteUntrusted(namespaceHeader);
-    const refusal = authenticate(req, originAllowed);
+    const refusal = await authenticate(req, originAllowed);
     if (refusal) {
       // Refused before its body is read: the connection closes rather than reading it.
       log(
@@ -173,7 +194,14 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         throw new HttpError(415, 'UnsupportedMediaType', 'send Content-Type: application/json');
       }
       const payloads = parsePayloads(parseJsonBody(await readBody(req, maxBodyBytes)));
-      const converted = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
+      if (operation === 'download' && payloads.some(isExternalStorageReference)) {
+        throw new HttpError(
+          404,
+          'ExternalStorageNotConfigured',
+          'this codec server keeps no payloads in external storage: there is nothing to download',
+        );
+      }
+      const converted = operation === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
       sendJson(res, 200, { payloads: converted.map(toJsonPayload) });
     } catch (err) {
       if (err instanceof PayloadDecryptionError) {
@@ -185,14 +213,25 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   }
 
   /** Undefined when a credential is valid, else why the call is refused (never quoting it). */
-  function authenticate(req: IncomingMessage, originAllowed: boolean): string | undefined {
+  async function authenticate(req: IncomingMessage, originAllowed: boolean): Promise<string | undefined> {
     const problems: string[] = [];
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
       if (bearer === undefined) problems.push('the Authorization header must be "Bearer <token>"');
       else if (tokenMatches(bearer)) return undefined;
-      else problems.push('the bearer token is not valid');
+      else if (opts.oidc) {
+        const check = await opts.oidc.verify(bearer);
+        if (check.ok) return undefined;
+        problems.push(`the bearer token: ${check.problem}`);
+      } else problems.push('the bearer token is not valid');
+    }
+    // Some providers issue opaque access tokens: the ID token the UI sends beside it is a JWT.
+    const idToken = headerValue(req.headers['authorization-extras'])?.trim();
+    if (idToken && opts.oidc) {
+      const check = await opts.oidc.verify(idToken.replace(/^Bearer\s+/i, ''));
+      if (check.ok) return undefined;
+      problems.push(`the ID token (Authorization-Extras): ${check.problem}`);
     }
     const cookie = cookieValue(req.headers.cookie, CREDENTIAL_COOKIE);
     if (cookie !== undefined) {
@@ -208,6 +247,14 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   }
 
   async function handleLogin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (expectedDigest === undefined) {
+      req.resume();
+      throw new HttpError(
+        404,
+        'NotFound',
+        "no sign-in by token here: this codec server takes the UI's OIDC tokens",
+      );
+    }
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader(
@@ -319,6 +366,16 @@ function servedOverHttps(req: IncomingMessage): boolean {
   );
   if (protos.some((p) => p.trim().toLowerCase() === 'https')) return true;
   return /(^|[;,\s])proto="?https"?\s*(;|,|$)/i.test(req.headers.forwarded ?? '');
+}
+
+/** The payload the SDK leaves in history when the real one went to external storage. */
+const EXTERNAL_STORAGE_REFERENCE = 'temporal.api.sdk.v1.ExternalStorageReference';
+
+function isExternalStorageReference(payload: Payload): boolean {
+  const messageType = payload.metadata?.['messageType'];
+  return (
+    messageType !== undefined && Buffer.from(messageType).toString('utf8') === EXTERNAL_STORAGE_REFERENCE
+  );
 }
 
 function digest(value: string): Buffer {

@@ -2,7 +2,7 @@
 // (port 8099), the codec server the Web UI decodes payloads through (8888), and the worker's
 // least-privilege AppRole in OpenBao, whose credentials land in the git-ignored data folder.
 import { writeFileSync } from 'node:fs';
-import { loadCodecServerConfig } from '../codec/codec-config';
+import { loadCodecServerAuthToken, loadCodecServerConfig } from '../codec/codec-config';
 import { startCodecServer } from '../codec/codec-server';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
 import { startGraphSandbox } from '../graph-sandbox/server';
@@ -40,16 +40,19 @@ export function graphSandboxService(opts: { port: number; scenarios?: ScenarioMa
 export function codecServerService(opts: { port: number; uiUrl?: string; env?: Env }): ExtraServiceStarter {
   return async (stack) => {
     await assertPortFree(opts.port, 'codec server');
-    const config = loadCodecServerConfig(opts.env ?? process.env, { local: true });
+    const env = opts.env ?? process.env;
+    const config = loadCodecServerConfig(env, { local: true });
+    // The local stack always has its generated token (the sign-in URL carries it).
+    const authToken = config.authToken ?? loadCodecServerAuthToken(env, { local: true });
     const ui = opts.uiUrl ?? stack.uiUrl;
     const origins = new Set([...config.allowedOrigins, ui, ui.replace('127.0.0.1', 'localhost')]);
     const server = await startCodecServer({
       port: opts.port,
       keyring: config.keyring,
-      authToken: config.authToken,
+      authToken,
       allowedOrigins: [...origins],
     });
-    const signIn = codecSignIn(ui, stack.uiCodecEndpoint, server.url, config.authToken);
+    const signIn = codecSignIn(ui, stack.uiCodecEndpoint, server.url, authToken);
     return {
       name: 'codec server',
       url: server.url,
