@@ -6,6 +6,7 @@ import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { ActivityInterceptors, ActivityInterceptorsFactory } from '@temporalio/worker';
+import { isFailureType, type FailureType } from '../workflows/failure-types';
 import { PRODUCT_METRICS } from './metric-names';
 
 const THROTTLED_TYPE = 'GraphThrottled';
@@ -56,8 +57,9 @@ export function createActivityMetrics(meter: MetricMeter): ActivityMetrics {
         if (onGraphQueue) graphRequests.add(1, { ...activity, outcome: 'success', status: '2xx' });
         return;
       }
-      if (!(outcome instanceof ApplicationFailure) || !outcome.type) return;
-      const type = outcome.type;
+      if (!(outcome instanceof ApplicationFailure)) return;
+      // Labels come from the failure vocabulary only, so no thrown string can grow the series.
+      const type: FailureType = isFailureType(outcome.type) ? outcome.type : 'UnexpectedError';
       if (type.startsWith('Vault')) {
         vaultFailures.add(1, { ...activity, failure_type: type });
         return;
