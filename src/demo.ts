@@ -8,6 +8,7 @@ import { EXIT_FAILURE, EXIT_OK } from './cli/exit-code-policy';
 import { parseFlags } from './cli/parse-flags';
 import { ListenError } from './cli/listen-error';
 import { runMain } from './cli/run-main';
+import { loadNumberSetupFile } from './graph-sandbox/number-setups';
 import { loadScenarioFile } from './graph-sandbox/scenarios';
 import { PortBusyError } from './local-stack/processes';
 import { connectOnboardingClient, loadOnboardingClientSettings } from './onboarding/onboarding-client';
@@ -28,17 +29,20 @@ import { readFileSync } from 'node:fs';
 import type { ReportEntry } from './batch/report';
 import { dataDir } from './local-stack/server-binaries';
 
-const HELP = `Usage: npm start [-- --file FILE --scenarios FILE]
+const HELP = `Usage: npm start [-- --file FILE --scenarios FILE --numbers FILE]
 
 Runs the whole product on the embedded local stack: Temporal dev server (UI ${DEFAULT_STACK_PORTS.ui}),
 OpenBao (${DEFAULT_STACK_PORTS.vault}), the Graph sandbox (${DEFAULT_PRODUCT_PORTS.graphSandbox}) and the codec server
 (${DEFAULT_PRODUCT_PORTS.codecServer}); a worker; and the batch starter over the example numbers. Some numbers
 are failed on purpose by the sandbox (examples/sandbox-scenarios.json): they end waiting for a
-manual reset, as a real permanent failure would.
+manual reset, as a real permanent failure would. Some are fresh from signup and get registered on
+Cloud API; one has its registration budget spent elsewhere (it waits for Meta's window), one has
+a two-step PIN set by hand that the stored one does not match (examples/sandbox-numbers.json).
 
 Options:
   --file FILE        numbers to onboard (default examples/numbers.csv)
   --scenarios FILE   Graph sandbox faults per number (default examples/sandbox-scenarios.json)
+  --numbers FILE     how numbers start out in the sandbox (default examples/sandbox-numbers.json)
   --help             this text`;
 
 // The demo shortens the Graph back-off so transient faults clear in seconds, through the same
@@ -46,13 +50,14 @@ Options:
 const DEMO_SCHEDULES = JSON.stringify({ graph: { initialInterval: '1s', maximumInterval: '5s' } });
 
 async function main(io: CliIo): Promise<number> {
-  const flags = parseFlags(io, { strings: 'file scenarios', help: HELP });
+  const flags = parseFlags(io, { strings: 'file scenarios numbers', help: HELP });
   const args = flags.values;
   installRuntimeLogging(io.env.LOG_LEVEL, 'ERROR');
   const file = args.file ?? join(projectRoot, 'examples', 'numbers.csv');
   const scenarios = loadScenarioFile(
     args.scenarios ?? join(projectRoot, 'examples', 'sandbox-scenarios.json'),
   );
+  const numbers = loadNumberSetupFile(args.numbers ?? join(projectRoot, 'examples', 'sandbox-numbers.json'));
   const codecUrl = `http://127.0.0.1:${DEFAULT_PRODUCT_PORTS.codecServer}`;
 
   console.log('Starting the local stack (Temporal, OpenBao, Graph sandbox, codec server)...');
@@ -61,7 +66,7 @@ async function main(io: CliIo): Promise<number> {
     uiCodecEndpoint: codecUrl,
     extraServices: [
       workerAppRoleService(),
-      graphSandboxService({ port: DEFAULT_PRODUCT_PORTS.graphSandbox, scenarios }),
+      graphSandboxService({ port: DEFAULT_PRODUCT_PORTS.graphSandbox, scenarios, numbers }),
       codecServerService({ port: DEFAULT_PRODUCT_PORTS.codecServer }),
     ],
   }).catch((err: unknown) => {
@@ -125,11 +130,25 @@ async function printPerNumberSummary(reportFile: string, env: NodeJS.ProcessEnv)
         ? `  ${status.lastError.type}${status.lastError.graphCode !== undefined ? ` (Graph code ${status.lastError.graphCode})` : ''}`
         : '';
       const vault = status?.vault ? `  PIN at ${status.vault.path} v${status.vault.version}` : '';
-      console.log(`  ${id}  ${(status?.stage ?? 'unknown').padEnd(20)}${vault}${reason}`);
+      console.log(
+        `  ${id}  ${(status?.stage ?? 'unknown').padEnd(20)}${registrationText(status).padEnd(38)}${vault}${reason}`,
+      );
     }
   } finally {
     await client.connection.close();
   }
+}
+
+/** "registered", "already registered", "waiting for the budget until ..." (the run's registration). */
+function registrationText(status: RegisterNumberStatus | undefined): string {
+  const r = status?.registration;
+  if (!r) return '';
+  if (r.waitingUntil) return `budget spent, waits to ${r.waitingUntil.slice(0, 16)}Z`;
+  if (r.outcome === 'registered') return 'registered on Cloud API';
+  if (r.outcome === 'alreadyRegistered') return 'already registered';
+  if (r.outcome === 'notRequested') return 'registration not requested';
+  if (r.outcome === 'onPremises') return 'on On-Premises API: not registered';
+  return status?.runbook ? `parked: runbook ${status.runbook}` : `register: ${r.choice}`;
 }
 
 // Ctrl-C stops starting numbers; the worker and the stack are then stopped as at the end.

@@ -626,6 +626,7 @@ describe('the CLI (npm run graph-sandbox)', () => {
         ...process.env,
         GRAPH_ACCESS_TOKEN: '',
         GRAPH_SANDBOX_SCENARIOS: '',
+        GRAPH_SANDBOX_NUMBERS: '',
         GRAPH_SANDBOX_PORT: '',
         ...env,
       },
@@ -692,5 +693,34 @@ describe('the CLI (npm run graph-sandbox)', () => {
     const run = runCli(['--port', '0', '--scenarios', '/nonexistent/scenarios.json']);
     expect(await run.exited).toBe(2);
     expect(run.output()).toContain('/nonexistent/scenarios.json');
+  });
+
+  it('--numbers and GRAPH_SANDBOX_NUMBERS set how numbers start out; a bad setup exits 2 naming it', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'graph-cli-'));
+    const file = join(dir, 'numbers.json');
+    writeFileSync(file, JSON.stringify({ '700': { registered: false } }));
+    try {
+      const run = runCli(['--port', String(port), '--numbers', file], {
+        GRAPH_SANDBOX_NUMBERS: JSON.stringify({ '800': { registered: false, twoStepPin: '135024' } }),
+      });
+      const base = `http://127.0.0.1:${port}`;
+      await expect
+        .poll(() => run.output(), { timeout: 20_000, interval: 100 })
+        .toContain('Number setups for:');
+      const opts = { base, token: SANDBOX_ACCESS_TOKEN, body: { pin: '246810' } };
+      expect(graphError(await call('POST', '/v25.0/700', opts)).code).toBe(133010);
+      const register = { ...opts, body: { messaging_product: 'whatsapp', pin: '246810' } };
+      expect(graphError(await call('POST', '/v25.0/800/register', register)).code).toBe(133005);
+      expect((await call('POST', '/v25.0/700/register', register)).status).toBe(200);
+      run.proc.signal('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).not.toContain('135024');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const bad = runCli(['--port', '0'], { GRAPH_SANDBOX_NUMBERS: '{"900":{"registred":false}}' });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/GRAPH_SANDBOX_NUMBERS.*unknown field "registred"/);
   });
 });

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNumberSetupFile } from '../src/graph-sandbox/number-setups';
 import { loadScenarioFile } from '../src/graph-sandbox/scenarios';
 import { freePort } from '../src/local-stack/processes';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
@@ -289,15 +290,24 @@ describe('ops retry', () => {
   });
 });
 
-describe('after the example batch (examples/numbers.csv with examples/sandbox-scenarios.json)', () => {
+describe('after the example batch (examples/numbers.csv with the sandbox scenarios and number setups)', () => {
   it('list shows exactly the batch numbers the sandbox fails every time, and reset completes one', async () => {
     const scenarios = loadScenarioFile(join(PROJECT_ROOT, 'examples', 'sandbox-scenarios.json'));
     for (const [id, scenario] of Object.entries(scenarios)) h.sandbox.setScenario(id, scenario);
-    // Faults with a count clear after a few tries; the others are permanent failures.
-    const permanent = Object.entries(scenarios)
-      .filter(([, scenario]) => scenario.kind !== 'chaos' && scenario.times === undefined)
-      .map(([id]) => id)
-      .sort();
+    const setups = loadNumberSetupFile(join(PROJECT_ROOT, 'examples', 'sandbox-numbers.json'));
+    for (const [id, setup] of Object.entries(setups)) h.sandbox.setupNumber(id, setup);
+    const mismatched = Object.keys(setups).filter((id) => setups[id]?.twoStepPin !== undefined);
+    const budgetSpent = Object.keys(setups).filter((id) => (setups[id]?.recentRegistrationCalls ?? 0) >= 10);
+    const fresh = Object.keys(setups).filter((id) => !mismatched.includes(id) && !budgetSpent.includes(id));
+    expect([mismatched.length, budgetSpent.length, fresh.length > 1]).toEqual([1, 1, true]);
+    // Faults with a count clear after a few tries; the others are permanent failures, and so is a
+    // PIN that does not match the one set by hand.
+    const permanent = [
+      ...Object.entries(scenarios)
+        .filter(([, scenario]) => scenario.kind !== 'chaos' && scenario.times === undefined)
+        .map(([id]) => id),
+      ...mismatched,
+    ].sort();
     expect(permanent.length).toBeGreaterThan(1);
     let starterOut = '';
     const starterCode = await runStarter({
@@ -330,6 +340,18 @@ describe('after the example batch (examples/numbers.csv with examples/sandbox-sc
         { timeout: 20_000, interval: 300 },
       )
       .toEqual(permanent);
+    const statusOf = (id: string) => h.client.workflow.getHandle(workflowIdFor(id)).query(statusQuery);
+    for (const id of fresh) expect((await statusOf(id)).registration?.outcome, id).toBe('registered');
+    expect((await statusOf(mismatched[0]!)).runbook).toBe('pin-mismatch');
+    // The budget spent elsewhere: Meta said 133016, the number waits for the window, not for a person.
+    const waiting = await statusOf(budgetSpent[0]!);
+    expect(waiting.stage).toBe('Registering');
+    expect(waiting.registration?.waitingUntil).toBeDefined();
+    expect(starterOut).toMatch(/StillRunning\s+1\b/);
+    const unregisteredNumber = Object.keys(setups).concat(permanent);
+    const untouched = [...batch].find((id) => !unregisteredNumber.includes(id) && !(id in scenarios));
+    expect((await statusOf(untouched!)).registration?.outcome).toBe('alreadyRegistered');
+    await h.client.workflow.getHandle(workflowIdFor(budgetSpent[0]!)).terminate('ops test over');
 
     const [first] = permanent as [string];
     const { code, stdout } = await ops('reset', first, '--operator', 'jane.doe');

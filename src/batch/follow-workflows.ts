@@ -1,10 +1,11 @@
 // `--wait`: follows started workflows to an outcome. A number that needs a human never closes (it
 // waits in AwaitingManualReset for a signal), so "done" cannot mean "closed": each round describes
 // the pending workflows and settles those that closed or whose OnboardingStatus search attribute
-// says AwaitingManualReset.
+// says AwaitingManualReset. A number waiting days for Meta's registration window (a durable timer)
+// is settled too, as still running, with the time it waits for: waiting on it would only time out.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import { onboardingStatusKey, type RegisterNumberResult } from '../workflows/messages';
+import { onboardingStatusKey, statusQuery, type RegisterNumberResult } from '../workflows/messages';
 import type { WaitEntry } from './report';
 
 export interface FollowTarget {
@@ -36,7 +37,18 @@ async function settle(
     case 'RUNNING': {
       const stage = description.typedSearchAttributes.get(onboardingStatusKey);
       lastStage.set(target.workflowId, stage);
-      return stage === 'AwaitingManualReset' ? { ...base, outcome: 'AwaitingManualReset' } : target;
+      if (stage === 'AwaitingManualReset') return { ...base, outcome: 'AwaitingManualReset' };
+      if (stage === 'Registering') {
+        const waitingUntil = (await handle.query(statusQuery)).registration?.waitingUntil;
+        if (waitingUntil) {
+          return {
+            ...base,
+            outcome: 'StillRunning',
+            detail: `waiting for Meta's registration window until ${waitingUntil}`,
+          };
+        }
+      }
+      return target;
     }
     case 'COMPLETED': {
       const result = (await handle.result()) as RegisterNumberResult;

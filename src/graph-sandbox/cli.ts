@@ -8,6 +8,7 @@ import { listenFailure } from '../cli/listen-error';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
+import { loadNumberSetupFile, numberSetupsFromEnv, NUMBERS_ENV } from './number-setups';
 import { loadScenarioFile, scenariosFromEnv, SCENARIOS_ENV, type ScenarioMap } from './scenarios';
 import { DEFAULT_SANDBOX_PORT, startGraphSandbox } from './server';
 
@@ -22,16 +23,27 @@ Options:
                     built-in sandbox token the worker uses for a loopback GRAPH_BASE_URL)
   --scenarios FILE  JSON scenarios keyed by phone number id or "*", e.g.
                     {"*":{"kind":"chaos","probability":0.2,"seed":7},"1234":{"kind":"throttled","times":2}}
+  --numbers FILE    JSON keyed by phone number id: how numbers start out, e.g.
+                    {"1234":{"registered":false},"5678":{"registered":false,"twoStepPin":"135024"},
+                     "9012":{"registered":false,"recentRegistrationCalls":10}}
+                    (fields registered, verified, twoStepPin, recentRegistrationCalls; without an
+                    entry a number is verified and registered on Cloud API, with no two-step PIN)
   --quiet           do not print one line per request
   --help            show this help
 
-Environment: ${SCENARIOS_ENV} holds scenarios in the same JSON form.
+Environment: ${SCENARIOS_ENV} and ${NUMBERS_ENV} hold scenarios and number setups in the same
+JSON forms (a file wins per key).
 Control while running: PUT/DELETE /_sandbox/scenarios/{id}, POST /_sandbox/wabas/{wabaId},
-GET /_sandbox/numbers/{id}, GET /_sandbox/requests, POST /_sandbox/reset.
+PUT /_sandbox/numbers/{id}, GET /_sandbox/numbers/{id}, GET /_sandbox/requests,
+POST /_sandbox/clock {"advanceMs":N}, POST /_sandbox/reset.
 `;
 
 async function main(io: CliIo): Promise<number> {
-  const { values } = parseFlags(io, { strings: 'port host token scenarios', booleans: 'quiet', help: HELP });
+  const { values } = parseFlags(io, {
+    strings: 'port host token scenarios numbers',
+    booleans: 'quiet',
+    help: HELP,
+  });
   const host = values.host ?? '127.0.0.1';
   const port = portSetting({
     flag: '--port',
@@ -46,12 +58,17 @@ async function main(io: CliIo): Promise<number> {
     ...scenariosFromEnv(io.env),
     ...(values.scenarios ? loadScenarioFile(values.scenarios) : {}),
   };
+  const numbers = {
+    ...numberSetupsFromEnv(io.env),
+    ...(values.numbers ? loadNumberSetupFile(values.numbers) : {}),
+  };
 
   const sandbox = await startGraphSandbox({
     port,
     host,
     accessToken: token,
     scenarios,
+    numbers,
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   }).catch((err: unknown) => {
     throw listenFailure(err, host, port);
@@ -66,6 +83,8 @@ async function main(io: CliIo): Promise<number> {
       : 'Token: the one given with --token / GRAPH_ACCESS_TOKEN (set the same GRAPH_ACCESS_TOKEN for the worker)',
   );
   console.log(keys.length ? `Scenarios for: ${keys.join(', ')}` : 'No fault scenarios: every call succeeds');
+  const setups = Object.keys(numbers);
+  if (setups.length) console.log(`Number setups for: ${setups.join(', ')}`);
 
   const signal = await stopRequested(io.signal);
   console.log(`graph-sandbox: ${signal}, stopping`);

@@ -9,7 +9,8 @@ import { HttpError } from '../http/http-error';
 import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
 import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
-import { parseNumberSetup, parseWabaNumbers, type SandboxState } from './sandbox-state';
+import { parseNumberSetup } from './number-setups';
+import { parseWabaNumbers, type SandboxState } from './sandbox-state';
 import { parseScenario, ScenarioError } from './scenarios';
 
 export type ControlApi = (req: IncomingMessage, res: ServerResponse, segments: string[]) => Promise<void>;
@@ -48,7 +49,12 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
     if (method === 'PUT' && area === 'numbers' && id) {
       if (!/^\d{1,32}$/.test(id))
         throw new HttpError(400, 'BadRequest', 'the phone number id must be digits');
-      state.setupNumber(id, parseNumberSetup(json(), 'body'));
+      try {
+        state.setupNumber(id, parseNumberSetup(json(), 'body'));
+      } catch (err) {
+        if (err instanceof ScenarioError) throw new HttpError(400, 'BadRequest', err.message);
+        throw err;
+      }
       return sendJson(res, 200, state.numberState(id));
     }
     if (method === 'POST' && area === 'clock' && !id) {

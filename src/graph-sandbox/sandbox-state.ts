@@ -108,57 +108,6 @@ export interface SandboxState {
   reset(): void;
 }
 
-export function parseNumberSetup(value: unknown, where: string): SandboxNumberSetup {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(
-      400,
-      'BadRequest',
-      `${where} must be an object like {"registered":false,"verified":true}`,
-    );
-  }
-  const raw = value as Record<string, unknown>;
-  const out: SandboxNumberSetup = {};
-  for (const [key, v] of Object.entries(raw)) {
-    if (key === 'registered' || key === 'verified') {
-      if (typeof v !== 'boolean')
-        throw new HttpError(400, 'BadRequest', `${where}.${key} must be true or false`);
-      out[key] = v;
-    } else if (key === 'twoStepPin') {
-      if (typeof v !== 'string' || !/^\d{6}$/.test(v))
-        throw new HttpError(400, 'BadRequest', `${where}.twoStepPin must be a string of 6 digits`);
-      out.twoStepPin = v;
-    } else if (key === 'recentRegistrationCalls') {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100)
-        throw new HttpError(
-          400,
-          'BadRequest',
-          `${where}.recentRegistrationCalls must be a whole number 0-100`,
-        );
-      out.recentRegistrationCalls = v;
-    } else {
-      throw new HttpError(
-        400,
-        'BadRequest',
-        `${where}: unknown field "${key}" (allowed: registered, verified, twoStepPin, recentRegistrationCalls)`,
-      );
-    }
-  }
-  return out;
-}
-
-export function parseNumberSetups(value: unknown, where: string): SandboxNumberSetups {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(400, 'BadRequest', `${where} must be an object keyed by phone number id`);
-  }
-  const out: SandboxNumberSetups = {};
-  for (const [id, setup] of Object.entries(value as Record<string, unknown>)) {
-    if (!/^\d{1,32}$/.test(id))
-      throw new HttpError(400, 'BadRequest', `${where}: key "${id}" must be a phone number id`);
-    out[id] = parseNumberSetup(setup, `${where}["${id}"]`);
-  }
-  return out;
-}
-
 export function parseWabaNumbers(value: unknown): SandboxPhoneNumber[] {
   const list = Array.isArray(value) ? value : (value as { phone_numbers?: unknown } | null)?.phone_numbers;
   if (!Array.isArray(list)) {

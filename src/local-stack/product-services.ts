@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { loadCodecServerAuthToken, loadCodecServerConfig } from '../codec/codec-config';
 import { startCodecServer } from '../codec/codec-server';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
-import { startGraphSandbox } from '../graph-sandbox/server';
+import { numberSetupsFromEnv } from '../graph-sandbox/number-setups';
+import { startGraphSandbox, type SandboxNumberSetups } from '../graph-sandbox/server';
 import { scenariosFromEnv, type ScenarioMap } from '../graph-sandbox/scenarios';
 import type { Env } from '../config/env-reader';
 import { applyWorkerAccess } from '../vault/apply-worker-access';
@@ -20,13 +21,18 @@ export const DEFAULT_PRODUCT_PORTS = { graphSandbox: 8099, codecServer: 8888 } a
 export const LOCAL_KV_MOUNT = 'secret';
 export const LOCAL_PIN_PREFIX = 'whatsapp/two-step-pins';
 
-export function graphSandboxService(opts: { port: number; scenarios?: ScenarioMap }): ExtraServiceStarter {
+export function graphSandboxService(opts: {
+  port: number;
+  scenarios?: ScenarioMap;
+  numbers?: SandboxNumberSetups;
+}): ExtraServiceStarter {
   return async () => {
     await assertPortFree(opts.port, 'Graph sandbox');
     const sandbox = await startGraphSandbox({
       port: opts.port,
       accessToken: SANDBOX_ACCESS_TOKEN,
       scenarios: { ...scenariosFromEnv(process.env), ...opts.scenarios },
+      numbers: { ...numberSetupsFromEnv(process.env), ...opts.numbers },
     });
     return {
       name: 'Graph sandbox',
