@@ -21,7 +21,7 @@ import {
   type LocalStackCore,
 } from './stack';
 import {
-  allocateTemporalPorts,
+  reuseTemporalPorts,
   setUpNamespace,
   setUpTemporalSchema,
   startTemporalServer,
@@ -111,8 +111,15 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
   const services: ExtraService[] = [];
   const workers: ManagedProcess[] = [];
 
+  let portsReused = true;
   const startTemporal = async () => {
-    ports ??= await allocateTemporalPorts(opts.temporalPort ?? DEFAULT_STACK_PORTS.temporal);
+    if (!ports) {
+      const frontend = opts.temporalPort ?? DEFAULT_STACK_PORTS.temporal;
+      ({ ports, reused: portsReused } = await reuseTemporalPorts(
+        join(dataDir, 'temporal-ports.json'),
+        frontend,
+      ));
+    }
     if (!postgres) throw new Error('PostgreSQL is not running');
     const metadataRows = await postgres.query(
       TEMPORAL_DATABASES.history,
@@ -123,8 +130,10 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
       ports,
       layout,
       logDir,
-      firstStart: metadataRows === '0',
+      metadataChanges: metadataRows === '0' || !portsReused,
     });
+    // The metadata now records these ports: a restart in this run changes nothing.
+    portsReused = true;
   };
 
   const stopAll = async () => {

@@ -5,7 +5,7 @@
 // schema job and the namespace job are the compose file's own scripts in deploy/, run for real.
 import { randomInt } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import {
@@ -192,6 +192,36 @@ export async function freeMembershipPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port between 20000 and 32767 for Temporal membership');
 }
 
+/**
+ * The ports of an earlier start (kept in `file`) when they are all still free, so that the cluster
+ * metadata (which records the frontend's addresses) stays as it is; new ones otherwise.
+ */
+export async function reuseTemporalPorts(
+  file: string,
+  frontendGrpc: number,
+): Promise<{ ports: TemporalPorts; reused: boolean }> {
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as TemporalPorts;
+    // The frontend's own gRPC port is the caller's, checked when the server starts.
+    const others = [
+      saved.frontendHttp,
+      ...TEMPORAL_SERVICES.flatMap((s) => [saved.services[s].grpc, saved.services[s].membership]),
+    ].filter((port) => port !== frontendGrpc);
+    const free = await Promise.all(
+      others.map((port) =>
+        assertPortFree(port, 'Temporal').then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    if (saved.frontendGrpc === frontendGrpc && free.every(Boolean)) return { ports: saved, reused: true };
+  }
+  const ports = await allocateTemporalPorts(frontendGrpc);
+  writeFileSync(file, `${JSON.stringify(ports, null, 2)}\n`);
+  return { ports, reused: false };
+}
+
 export async function allocateTemporalPorts(frontendGrpc?: number): Promise<TemporalPorts> {
   const taken = new Set<number>(frontendGrpc ? [frontendGrpc] : []);
   const distinct = async () => {
@@ -217,12 +247,13 @@ export interface TemporalServerOptions {
   layout: TemporalLayout;
   logDir: string;
   /**
-   * No cluster metadata in the database yet (a first start). Every service process writes it then,
-   * and only one write wins (the others exit with "failed to initialize current cluster metadata"),
-   * so the frontend starts alone first. On later starts all processes start together: a frontend
-   * alone would wait for ringpop to give up on the other services' old addresses (about 45 s).
+   * The cluster metadata will be written: a first start, or addresses that differ from the stored
+   * ones. Every service process writes it then and only one write wins (the others exit with
+   * "failed to initialize current cluster metadata" or "version mismatch"), so the frontend starts
+   * alone first. Otherwise all start together: a frontend alone would wait for ringpop to give up on
+   * the other services' old addresses (about 45 s).
    */
-  firstStart: boolean;
+  metadataChanges: boolean;
 }
 
 export interface TemporalServer {
@@ -297,7 +328,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   try {
     if (opts.layout === 'single') {
       spawnServices(TEMPORAL_SERVICES);
-    } else if (!opts.firstStart) {
+    } else if (!opts.metadataChanges) {
       for (const service of TEMPORAL_SERVICES) spawnServices([service]);
     } else {
       const frontend = spawnServices(['frontend']);
