@@ -46,6 +46,7 @@ import {
   type ONBOARDING_TASK_QUEUE,
 } from './messages';
 import { recordFinished, recordParked, recordStarted } from './onboarding-metrics';
+import { budgetWaitSummary, HANDLER_DESCRIPTIONS, operatorWaitSummary, stepSummary } from './ui-descriptions';
 import { awaitingManualResetDetails, procedureText, progressDetails, runbookOf } from './operator-guide';
 
 /**
@@ -92,17 +93,21 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // Each proxy offers only the activities its queue serves (src/activities/activity-registry.ts):
   // a Graph activity called through an onboarding-queue profile does not compile.
   type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
-  const { generatePin } = proxyActivities<OnboardingQueue>(profiles.generatePin);
-  const { storePinInVault, markPinActive } = proxyActivities<OnboardingQueue>(profiles.vault);
   type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
-  const { setTwoStepPin, lookUpRegistration } = proxyActivities<GraphQueue>(profiles.graph);
-  const { registerPhoneNumber } = proxyActivities<GraphQueue>(profiles.register);
-  const steps: StepFunctions = {
-    generatePin,
-    storePinInVault,
-    setTwoStepPin,
-    lookUpRegistration,
-    registerPhoneNumber,
+  // Every call carries its summary for the UI's timeline (ui-descriptions.ts), so the proxies are
+  // made per call; they are plain objects, and a summary is not part of what replay compares.
+  const stepsWith = (summary: string): StepFunctions => {
+    const { generatePin } = proxyActivities<OnboardingQueue>({ ...profiles.generatePin, summary });
+    const { storePinInVault } = proxyActivities<OnboardingQueue>({ ...profiles.vault, summary });
+    const graph = proxyActivities<GraphQueue>({ ...profiles.graph, summary });
+    const { registerPhoneNumber } = proxyActivities<GraphQueue>({ ...profiles.register, summary });
+    return {
+      generatePin,
+      storePinInVault,
+      setTwoStepPin: graph.setTwoStepPin,
+      lookUpRegistration: graph.lookUpRegistration,
+      registerPhoneNumber,
+    };
   };
   const registering = patched(REGISTRATION_PATCH);
 
@@ -140,17 +145,25 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     request = next;
   };
 
-  setHandler(statusQuery, () => status);
-  setHandler(manualResetSignal, (payload) => {
-    const problem = manualResetProblem(payload) ?? notWaiting() ?? noStoredPin();
-    if (problem) refuse('manualReset', problem);
-    else accept({ kind: 'manualReset', input: payload });
-  });
-  setHandler(retrySignal, (payload) => {
-    const problem = retryProblem(payload) ?? notWaiting();
-    if (problem) refuse('retry', problem);
-    else accept({ kind: 'retry', input: payload ?? {} });
-  });
+  setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
+  setHandler(
+    manualResetSignal,
+    (payload) => {
+      const problem = manualResetProblem(payload) ?? notWaiting() ?? noStoredPin();
+      if (problem) refuse('manualReset', problem);
+      else accept({ kind: 'manualReset', input: payload });
+    },
+    { description: HANDLER_DESCRIPTIONS.manualReset },
+  );
+  setHandler(
+    retrySignal,
+    (payload) => {
+      const problem = retryProblem(payload) ?? notWaiting();
+      if (problem) refuse('retry', problem);
+      else accept({ kind: 'retry', input: payload ?? {} });
+    },
+    { description: HANDLER_DESCRIPTIONS.retry },
+  );
   setHandler(
     manualResetUpdate,
     async (payload) => {
@@ -163,6 +176,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
         const problem = manualResetProblem(payload) ?? notWaiting() ?? noStoredPin();
         if (problem) throw new Error(problem);
       },
+      description: HANDLER_DESCRIPTIONS.manualResetRequest,
     },
   );
   setHandler(
@@ -177,6 +191,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
         const problem = retryProblem(payload) ?? notWaiting();
         if (problem) throw new Error(problem);
       },
+      description: HANDLER_DESCRIPTIONS.retryRequest,
     },
   );
 
@@ -208,7 +223,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   const runStep = async <K extends StepName>(name: K, stepInput: StepInput<K>): Promise<StepResult<K>> => {
     step = name;
     enter(STEP_STAGES[name]);
-    const activity: StepFunctions[K] = steps[name];
+    const activity: StepFunctions[K] = stepsWith(stepSummary(name, stepInput))[name];
     return activity(stepInput);
   };
 
@@ -237,7 +252,9 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
           phoneNumberId,
           until: reg.waitingUntil,
         });
-        await sleep(Date.parse(reg.budget.nextCallAllowedAt) - Date.now() + BUDGET_WAIT_MARGIN_MS);
+        await sleep(Date.parse(reg.budget.nextCallAllowedAt) - Date.now() + BUDGET_WAIT_MARGIN_MS, {
+          summary: budgetWaitSummary(reg.budget.nextCallAllowedAt),
+        });
         reg.waitingUntil = undefined;
       }
     }
@@ -308,6 +325,10 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
       }
       try {
         const vault = requireStoredPin(status.vault);
+        const { markPinActive } = proxyActivities<OnboardingQueue>({
+          ...profiles.vault,
+          summary: stepSummary('markPinActive', vault),
+        });
         await markPinActive({ phoneNumberId, version: vault.version });
         request = undefined;
         return await finish('CompletedManually', { operator: decision.input.operator });
@@ -330,7 +351,9 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     setCurrentDetails(awaitingManualResetDetails(status));
     log.warn('waiting for an operator', { phoneNumberId, failure: status.lastError?.type });
     recordParked(status.lastError);
-    const acted = await condition(() => request !== undefined, timeout);
+    const acted = await condition(() => request !== undefined, timeout, {
+      summary: operatorWaitSummary(status.deadline),
+    });
     return acted && request ? request : 'deadline';
   }
 }
