@@ -38,7 +38,8 @@ afterAll(async () => {
 async function summaryText(payload: Payload | null | undefined): Promise<string | undefined> {
   if (!payload) return undefined;
   const [decoded] = await new EncryptionCodec(h.codecKeyring).decode([payload]);
-  return defaultPayloadConverter.fromPayload<string>(decoded!);
+  const text: string = defaultPayloadConverter.fromPayload<string>(decoded!);
+  return text;
 }
 
 describe('the UI reads', () => {
@@ -46,9 +47,13 @@ describe('the UI reads', () => {
     const meta = await h.client.workflow
       .getHandle(workflowIdFor(parked!))
       .query<WorkflowMetadata>('__temporal_workflow_metadata');
-    const described = (defs: { name?: string | null; description?: string | null }[] | null | undefined) =>
+    const described = (
+      defs: { name?: string | null; description?: string | null }[] | null | undefined,
+    ): Record<string, string | null | undefined> =>
       Object.fromEntries(
-        (defs ?? []).filter((d) => !d.name?.startsWith('__')).map((d) => [d.name, d.description]),
+        (defs ?? [])
+          .filter((d) => !d.name?.startsWith('__'))
+          .map((d): [string, string | null | undefined] => [d.name ?? '', d.description]),
       );
     expect(described(meta.definition?.signalDefinitions)).toEqual({
       manualReset: HANDLER_DESCRIPTIONS.manualReset,
