@@ -327,10 +327,6 @@ function runNodeHealthcheck(svc: ComposeService, port: number): Promise<number |
   });
 }
 
-function healthcheckPort(svc: ComposeService): number {
-  return Number(/127\.0\.0\.1:(\d+)/.exec(healthcheckArgv(svc).join(' '))?.[1]);
-}
-
 /** The compose environment as a container gets it: required ones filled in, defaults applied. */
 function resolvedEnvironment(svc: ComposeService): Record<string, string> {
   return Object.fromEntries(
