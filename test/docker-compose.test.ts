@@ -2,10 +2,18 @@
 // instead: the services and their start order, the worker's configuration, that no secret is
 // written into the file, that the image is built on Node 20 and runs unprivileged, and that
 // every file the stack mounts or runs is in the repository.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { startCodecServer } from '../src/codec/codec-server';
+import { createKeyring, generateKeyringValue } from '../src/crypto/keyring';
+import { freePort } from '../src/local-stack/processes';
+import { loadTriggerConfig } from '../src/trigger/trigger-config';
+import { runTsx } from './support/process-runner';
+import { startWorkerProcess } from './support/worker-process';
 import { projectRoot } from '../src/local-stack/server-binaries';
 
 interface ComposeService {
@@ -18,6 +26,7 @@ interface ComposeService {
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
   healthcheck?: { test?: string | string[] };
   user?: string;
+  profiles?: string[];
 }
 
 interface ComposeFile {
@@ -291,5 +300,158 @@ describe('Dockerfile', () => {
       .split('\n')
       .map((l) => l.trim().replace(/^\/|\/$/g, ''));
     for (const entry of ['node_modules', '.servers', '.data', '.git']) expect(ignored).toContain(entry);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Health, the trigger and the monitoring profile: what can run here runs for real.
+
+/** The command a healthcheck runs, as an argv (CMD form) or a shell line (CMD-SHELL form). */
+function healthcheckArgv(svc: ComposeService): string[] {
+  const test = [svc.healthcheck?.test ?? []].flat();
+  expect(test[0], 'a healthcheck in CMD or CMD-SHELL form').toMatch(/^CMD(-SHELL)?$/);
+  return test.slice(1);
+}
+
+/**
+ * Runs a node healthcheck here, pointed at `port` instead of the container's: its exit code.
+ * Asynchronously, so that a server in this very process can answer it.
+ */
+function runNodeHealthcheck(svc: ComposeService, port: number): Promise<number | null> {
+  const [command, flag, script = ''] = healthcheckArgv(svc);
+  expect([command, flag]).toEqual(['node', '-e']);
+  const local = script.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
+  return new Promise((resolveExit) => {
+    const child = spawn(process.execPath, ['-e', local], { stdio: 'ignore', timeout: 15_000 });
+    child.once('exit', (code) => resolveExit(code));
+  });
+}
+
+/** The compose environment as a container gets it: required ones filled in, defaults applied. */
+function resolvedEnvironment(svc: ComposeService): Record<string, string> {
+  return Object.fromEntries(
+    [...environment(svc)].map(([name, value]) => {
+      const resolved = value
+        .replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, () => `placeholder-${randomBytes(16).toString('hex')}`)
+        .replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+      return [name, resolved];
+    }),
+  );
+}
+
+describe('docker-compose.yml: health, the trigger, monitoring', () => {
+  it('checks the health of the worker (its metrics endpoint), the codec server, the trigger and the UI', () => {
+    const worker = service('worker');
+    const metricsPort = Number(environment(worker).get('METRICS_BIND_ADDRESS')?.split(':').pop());
+    expect(metricsPort).toBeGreaterThan(0);
+    expect(healthcheckArgv(worker).join(' ')).toContain(`127.0.0.1:${metricsPort}/metrics`);
+    const portFlag = (svc: ComposeService) => {
+      const command = [svc.command ?? []].flat();
+      return Number(command[command.indexOf('--port') + 1]);
+    };
+    expect(healthcheckArgv(service('codec-server')).join(' ')).toContain(
+      `127.0.0.1:${portFlag(service('codec-server'))}/health'`,
+    );
+    expect(healthcheckArgv(service('trigger')).join(' ')).toContain(
+      `127.0.0.1:${portFlag(service('trigger'))}/healthz'`,
+    );
+    expect(healthcheckArgv(service('temporal-ui')).join(' ')).toContain('127.0.0.1:8080/healthz');
+    expect(environment(worker).get('LOG_FORMAT')).toBe('json');
+  });
+
+  it("runs the worker's healthcheck against a real worker: healthy while it serves metrics, failing once it stopped", async () => {
+    const port = await freePort();
+    const proc = startWorkerProcess({
+      namespace: 'worker-cli',
+      graphBaseUrl: 'http://127.0.0.1:9',
+      graphToken: 'unused-token',
+      codecKeys: generateKeyringValue('codec-health'),
+      vaultPrefix: 'test/compose-health',
+      env: { METRICS_BIND_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'WARN' },
+    });
+    try {
+      await proc.waitForLine(/worker: ready/, 90_000);
+      expect(await runNodeHealthcheck(service('worker'), port)).toBe(0);
+    } finally {
+      await proc.stop();
+    }
+    expect(await runNodeHealthcheck(service('worker'), port)).toBe(1);
+  });
+
+  it("runs the codec server's and the trigger's healthchecks against them, as the compose file starts them", async () => {
+    const codec = await startCodecServer({
+      port: 0,
+      keyring: createKeyring([{ kid: 'health', key: randomBytes(32) }]),
+      authToken: randomBytes(24).toString('base64url'),
+      allowedOrigins: [],
+    });
+    try {
+      expect(await runNodeHealthcheck(service('codec-server'), codec.port)).toBe(0);
+    } finally {
+      await codec.close();
+    }
+
+    const trigger = service('trigger');
+    const port = await freePort();
+    const command = [trigger.command ?? []].flat();
+    const script = (command[1] ?? '').replace(/^dist\//, 'src/').replace(/\.js$/, '.ts');
+    const proc = runTsx({
+      name: 'trigger',
+      script,
+      args: ['--host', '127.0.0.1', '--port', String(port)],
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...resolvedEnvironment(trigger),
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        TEMPORAL_NAMESPACE: 'trigger',
+        PAYLOAD_CODEC_KEYS: generateKeyringValue('codec-health'),
+      },
+    });
+    try {
+      await proc.waitForLine(/trigger listening/, 30_000);
+      expect(await runNodeHealthcheck(trigger, port)).toBe(0);
+    } finally {
+      await proc.stop();
+    }
+    expect(await runNodeHealthcheck(trigger, port)).toBe(1);
+  });
+
+  it('runs the trigger from the same image with everything its configuration requires', () => {
+    const trigger = service('trigger');
+    expect(trigger.image).toBe(service('worker').image);
+    const env = resolvedEnvironment(trigger);
+    // The trigger's own check of its configuration passes on what the compose file gives it.
+    expect(() =>
+      loadTriggerConfig({ ...env, PAYLOAD_CODEC_KEYS: generateKeyringValue('codec-health') }),
+    ).not.toThrow();
+    expect(environment(trigger).has('PIN_SEALING_KEYS')).toBe(false);
+    expect(dependencies(trigger).get('temporal-namespace')).toBe('service_completed_successfully');
+  });
+
+  it('runs Prometheus behind the monitoring profile, with the tested release, the rules and the worker as its target', () => {
+    const prometheus = service('prometheus');
+    expect(prometheus.profiles).toEqual(['monitoring']);
+    const installer = readFileSync(join(projectRoot, 'scripts', 'install-prometheus.mjs'), 'utf8');
+    const debian = /PROMETHEUS_DEBIAN_VERSION = '([^']+)'/.exec(installer)?.[1] ?? '';
+    const upstream = /^(\d+\.\d+\.\d+)/.exec(debian)?.[1];
+    expect(prometheus.image).toBe(`prom/prometheus:\${PROMETHEUS_VERSION:-v${upstream}}`);
+    const mounts = bindSources(prometheus);
+    expect(mounts).toEqual(
+      expect.arrayContaining(['./deploy/prometheus.yml', './deploy/prometheus-rules.yml']),
+    );
+    const config = parse(readFileSync(join(projectRoot, 'deploy', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const metricsPort = environment(service('worker')).get('METRICS_BIND_ADDRESS')?.split(':').pop();
+    expect(config.scrape_configs).toEqual([
+      { job_name: 'whatsapp-onboarding-worker', static_configs: [{ targets: [`worker:${metricsPort}`] }] },
+    ]);
+    expect(config.rule_files).toEqual(['prometheus-rules.yml']);
+    const check = spawnSync('promtool', ['check', 'config', join(projectRoot, 'deploy', 'prometheus.yml')], {
+      encoding: 'utf8',
+    });
+    expect(`${check.stdout}${check.stderr}`).toMatch(/SUCCESS: 8 rules found/);
+    expect(check.status).toBe(0);
   });
 });
