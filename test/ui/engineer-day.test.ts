@@ -146,7 +146,8 @@ async function sendSignal(name: 'manualReset' | 'retry', input: string): Promise
   await browser.click(page.getByRole('menuitem', { name: 'Send a Signal' }));
   const dialog = page.locator('dialog[open]');
   await browser.click(dialog.getByTestId('signal-select-button'));
-  await browser.click(dialog.getByRole('option', { name, exact: true }));
+  // The option reads the signal's name followed by its description (the UI shows both).
+  await browser.click(dialog.getByRole('option', { name: new RegExp(`^${name}\\b`) }));
   const editor = dialog.getByRole('textbox', { name: 'Data' });
   await browser.click(editor);
   await editor.fill(input);
