@@ -65,11 +65,43 @@ describe('worker AppRole', () => {
     expect(rules.match(/^path "[^"]+"/gm)).toEqual([
       `path "secret/data/${prefix}/*"`,
       `path "secret/metadata/${prefix}/*"`,
+      'path "secret/data/whatsapp/graph-tokens/tenants/*"',
       'path "auth/token/renew-self"',
       'path "auth/token/lookup-self"',
       'path "auth/token/revoke-self"',
     ]);
     expect(() => renderWorkerPolicy('secret', 'x" {} path "sys/*')).toThrow(/invalid KV prefix/);
+  });
+
+  it("reads tenants' Graph tokens, and nothing else under the token prefix", async () => {
+    const tokenPrefix = `test-approle-${run}/graph-tokens`;
+    const tokenAccess = await applyWorkerAccess({
+      address,
+      rootToken,
+      mount: 'secret',
+      prefix,
+      tokenPrefix,
+      roleName: `${roleName}-tokens`,
+    });
+    const admin = createVaultClient({ address, auth: { kind: 'token', token: rootToken }, timeoutMs: 5_000 });
+    clients.push(admin);
+    await admin.kvWrite('secret', `${tokenPrefix}/tenants/acme`, { access_token: 'acme-token' });
+    await admin.kvWrite('secret', `${tokenPrefix}/wabas/1`, { tenant: 'acme' });
+    const worker = createVaultClient({
+      address,
+      auth: { kind: 'approle', roleId: tokenAccess.roleId, secretId: tokenAccess.secretId },
+      timeoutMs: 5_000,
+    });
+    clients.push(worker);
+    expect((await worker.kvRead('secret', `${tokenPrefix}/tenants/acme`))?.data).toEqual({
+      access_token: 'acme-token',
+    });
+    const denied = [
+      () => worker.kvWrite('secret', `${tokenPrefix}/tenants/acme`, { access_token: 'mine' }),
+      () => worker.kvRead('secret', `${tokenPrefix}/wabas/1`),
+      () => worker.kvReadMetadata('secret', `${tokenPrefix}/tenants/acme`),
+    ];
+    for (const call of denied) expect((await vaultFailure(call())).type).toBe('VaultPermissionDenied');
   });
 
   it('can store, read back and mark active a PIN under its prefix', async () => {

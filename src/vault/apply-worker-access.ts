@@ -4,6 +4,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_GRAPH_TOKEN_PREFIX } from '../graph/graph-token-config';
 import { createVaultClient, encodeVaultPath, type VaultClient } from './vault-client';
 import { VAULT_PATH_PATTERN } from './vault-config';
 import { VaultError, isVaultError } from './vault-errors';
@@ -17,6 +18,8 @@ export interface ApplyWorkerAccessOptions {
   namespace?: string;
   mount: string;
   prefix: string;
+  /** Where tenants' Graph tokens live (VAULT_GRAPH_TOKEN_PREFIX); the worker may read them. */
+  tokenPrefix?: string;
   /** Also the policy's name. */
   roleName?: string;
   approleMount?: string;
@@ -42,17 +45,25 @@ export interface WorkerAccess {
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const TTL_PATTERN = /^[0-9]+[smhd]?$/;
 
-/** The policy text for a mount and prefix (validated: they are pasted into HCL). */
-export function renderWorkerPolicy(mount: string, prefix: string): string {
+/** The policy text for a mount and prefixes (validated: they are pasted into HCL). */
+export function renderWorkerPolicy(
+  mount: string,
+  prefix: string,
+  tokenPrefix: string = DEFAULT_GRAPH_TOKEN_PREFIX,
+): string {
   for (const [what, value] of [
     ['mount', mount],
     ['prefix', prefix],
+    ['token prefix', tokenPrefix],
   ] as const) {
     if (!VAULT_PATH_PATTERN.test(value)) {
       throw new Error(`invalid KV ${what} "${value}" for the worker policy: use segments of [A-Za-z0-9_.-]`);
     }
   }
-  return readPolicyTemplate().replaceAll('{{KV_MOUNT}}', mount).replaceAll('{{PIN_PREFIX}}', prefix);
+  return readPolicyTemplate()
+    .replaceAll('{{KV_MOUNT}}', mount)
+    .replaceAll('{{PIN_PREFIX}}', prefix)
+    .replaceAll('{{TOKEN_PREFIX}}', tokenPrefix);
 }
 
 function readPolicyTemplate(): string {
@@ -79,7 +90,7 @@ export async function applyWorkerAccess(opts: ApplyWorkerAccessOptions): Promise
   for (const [field, value] of Object.entries(ttls)) {
     if (!TTL_PATTERN.test(value)) throw new Error(`invalid ${field} "${value}": use e.g. 1h, 30m, 720h`);
   }
-  const policy = renderWorkerPolicy(opts.mount, opts.prefix);
+  const policy = renderWorkerPolicy(opts.mount, opts.prefix, opts.tokenPrefix);
   const vault = createVaultClient({
     address: opts.address,
     auth: { kind: 'token', token: opts.rootToken },
