@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import { HttpError } from '../http/http-error';
 import { WABA_ID_PATTERN } from '../onboarding/onboarding-input';
+import { SECURITY_EVENT_NAMES, type SecurityEventName } from '../workflows/messages';
+
+export { SECURITY_EVENT_NAMES, type SecurityEventName } from '../workflows/messages';
 
 export const SECURITY_FIELD = 'security';
-
-export const SECURITY_EVENT_NAMES = ['PIN_CHANGED', 'PIN_RESET_REQUEST', 'PIN_REQUEST_SUCCESS'] as const;
-export type SecurityEventName = (typeof SECURITY_EVENT_NAMES)[number];
 
 /** One security event, as the trigger hands it on. */
 export interface SecurityEvent {

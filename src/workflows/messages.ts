@@ -98,6 +98,8 @@ export interface RegisterNumberInput {
   manualResetDeadline?: Duration;
   /** Register the number on Cloud API after setting its PIN; DEFAULT_REGISTER_CHOICE when absent. */
   register?: RegisterChoice;
+  /** A run started because Meta reported a hand change to a closed number (docs/pin-drift.md). */
+  securityEvent?: SecurityEventInput;
 }
 
 export type OnboardingOutcome = 'Completed' | 'CompletedManually' | 'Abandoned';
@@ -207,5 +209,83 @@ export function retryProblem(input: unknown): string | undefined {
   const { operator, note } = input as Record<string, unknown>;
   if (operator !== undefined && typeof operator !== 'string') return '"operator" must be a string when given';
   if (note !== undefined && typeof note !== 'string') return '"note" must be a string when given';
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Meta's `security` webhook (docs/pin-drift.md): a person changed the PIN in WhatsApp Manager, asked
+// to turn two-step verification off, or did turn it off.
+
+export const SECURITY_EVENT_NAMES = ['PIN_CHANGED', 'PIN_RESET_REQUEST', 'PIN_REQUEST_SUCCESS'] as const;
+export type SecurityEventName = (typeof SECURITY_EVENT_NAMES)[number];
+
+/** What a PIN_CHANGED (or two-step turned off) on a closed number does: PIN_DRIFT_POLICY. */
+export type PinDriftPolicy = 'reset' | 'alert' | 'record';
+export const PIN_DRIFT_POLICIES: readonly PinDriftPolicy[] = ['reset', 'alert', 'record'];
+/** Why `reset`: docs/pin-drift.md, "Why reset is the default". */
+export const DEFAULT_PIN_DRIFT_POLICY: PinDriftPolicy = 'reset';
+
+/** One security event, as the trigger hands it to a workflow (signal or new run's input). */
+export interface SecurityEventInput {
+  event: SecurityEventName;
+  /** Same for a redelivery of the event, different for any other event. */
+  key: string;
+  wabaId: string;
+  displayPhoneNumber: string;
+  /** When Meta says it happened (ISO), when it said. */
+  occurredAt?: string;
+  /** The Meta Business Suite user id; Meta documents it for reset requests only. */
+  requester?: string;
+  /** When the trigger received it (ISO). */
+  receivedAt: string;
+  /** The trigger's PIN_DRIFT_POLICY at that moment. */
+  policy: PinDriftPolicy;
+}
+
+/** What the workflow did with a security event. */
+export type SecurityEventHandling =
+  /** Shown to the operator of a running workflow; the workflow goes on as it was. */
+  | 'evidence'
+  /** The same event came before: nothing done. */
+  | 'duplicate'
+  /** Written on the vault record (and counted), nothing else. */
+  | 'recorded'
+  /** Nothing stored for this number, so nothing to record it on. */
+  | 'notRecorded'
+  /** Recorded, then a fresh PIN was set through the API. */
+  | 'reset'
+  /** Recorded, then parked for an operator. */
+  | 'alert';
+
+export interface SecurityEventEvidence extends SecurityEventInput {
+  handling: SecurityEventHandling;
+}
+
+/** A PIN_CHANGED for this number: evidence while it runs or waits; it never completes the workflow. */
+export const pinChangedSignal = defineSignal<[SecurityEventInput]>('pinChanged');
+/** A PIN_RESET_REQUEST or PIN_REQUEST_SUCCESS for this number: evidence, like pinChanged. */
+export const twoStepResetSignal = defineSignal<[SecurityEventInput]>('twoStepReset');
+
+/** Why a security-event payload is refused; undefined when it is acceptable. */
+export function securityEventProblem(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return 'expected the trigger\'s security event object {"event":"PIN_CHANGED","key":"...",...}';
+  }
+  const e = input as Record<string, unknown>;
+  if (typeof e.event !== 'string' || !(SECURITY_EVENT_NAMES as readonly string[]).includes(e.event)) {
+    return `"event" must be one of ${SECURITY_EVENT_NAMES.join(', ')}`;
+  }
+  if (typeof e.key !== 'string' || !/^[0-9a-f]{8,64}$/.test(e.key))
+    return '"key" must be 8-64 hex characters';
+  if (typeof e.policy !== 'string' || !(PIN_DRIFT_POLICIES as readonly string[]).includes(e.policy)) {
+    return `"policy" must be one of ${PIN_DRIFT_POLICIES.join(', ')}`;
+  }
+  for (const field of ['wabaId', 'displayPhoneNumber', 'receivedAt'] as const) {
+    if (typeof e[field] !== 'string') return `"${field}" must be a string`;
+  }
+  for (const field of ['occurredAt', 'requester'] as const) {
+    if (e[field] !== undefined && typeof e[field] !== 'string')
+      return `"${field}" must be a string when given`;
+  }
   return undefined;
 }
