@@ -2,8 +2,11 @@
 // reported (one line each, naming it), never a secret's value.
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import { loadGraphConfig, type GraphConfig } from '../graph/graph-config';
+import { loadGraphTokenConfig, type GraphTokenConfig } from '../graph/graph-token-config';
 import { loadOnboardingOptions, type OnboardingOptions } from '../onboarding/onboarding-config';
 import { loadOnboardingClientSettings, type OnboardingClientSettings } from '../onboarding/onboarding-client';
+import { loadVaultConfig, type VaultConfig } from '../vault/vault-config';
+import { DEFAULT_PIN_DRIFT_POLICY, PIN_DRIFT_POLICIES, type PinDriftPolicy } from '../workflows/messages';
 import { DEFAULT_TRIGGER_PORT, type TriggerSecrets } from './trigger-server';
 
 /** Long enough that guessing is hopeless; `openssl rand -base64 32` gives 44 characters. */
@@ -16,6 +19,24 @@ export interface TriggerConfig {
   graph: GraphConfig;
   temporal: OnboardingClientSettings;
   onboarding: OnboardingOptions;
+  /** Where Graph tokens come from: with `vault`, each tenant's own, read through `vault`. */
+  graphTokens: GraphTokenConfig;
+  /** Present when graphTokens.source is `vault`: the trigger reads tokens and the WABA index. */
+  vault?: VaultConfig;
+  /** What a security event on a closed number does (docs/pin-drift.md). */
+  driftPolicy: PinDriftPolicy;
+}
+
+/** PIN_DRIFT_POLICY, checked at start-up. */
+export function loadDriftPolicy(env: Env): PinDriftPolicy {
+  const raw = new EnvReader(env).optional('PIN_DRIFT_POLICY') ?? DEFAULT_PIN_DRIFT_POLICY;
+  if (!(PIN_DRIFT_POLICIES as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      'PIN_DRIFT_POLICY',
+      `must be one of ${PIN_DRIFT_POLICIES.join(', ')} (got "${raw}"): what a PIN changed in WhatsApp Manager does (docs/pin-drift.md)`,
+    );
+  }
+  return raw as PinDriftPolicy;
 }
 
 /** Thrown with every problem found, so one start-up shows them all. */
@@ -86,6 +107,9 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
   const graph = attempt(() => loadGraphConfig(env));
   const temporal = attempt(() => loadOnboardingClientSettings(env));
   const onboarding = attempt(() => loadOnboardingOptions(env));
+  const graphTokens = attempt(() => loadGraphTokenConfig(env));
+  const vault = graphTokens?.source === 'vault' ? attempt(() => loadVaultConfig(env)) : undefined;
+  const driftPolicy = attempt(() => loadDriftPolicy(env));
   if (
     errors.length > 0 ||
     !sharedSecret ||
@@ -94,9 +118,21 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
     !port ||
     !graph ||
     !temporal ||
-    !onboarding
+    !onboarding ||
+    !graphTokens ||
+    !driftPolicy
   ) {
     throw new TriggerConfigErrors(errors);
   }
-  return { port, host, secrets: { sharedSecret, appSecret, verifyToken }, graph, temporal, onboarding };
+  return {
+    port,
+    host,
+    secrets: { sharedSecret, appSecret, verifyToken },
+    graph,
+    temporal,
+    onboarding,
+    graphTokens,
+    ...(vault ? { vault } : {}),
+    driftPolicy,
+  };
 }
