@@ -30,6 +30,8 @@ export interface GraphTokenSource {
   forget(tenant: string | undefined): void;
   /** Where the tenant's token lives (for runbooks); undefined with `env`. */
   tokenPathOf(tenant: string): string | undefined;
+  /** Where a WABA's index entry lives; undefined with `env`. */
+  wabaIndexPathOf(wabaId: string): string | undefined;
 }
 
 export const ENV_TOKEN_ORIGIN = 'GRAPH_ACCESS_TOKEN';
@@ -48,6 +50,7 @@ export function envTokenSource(accessToken: string): GraphTokenSource {
     tenantOfWaba: async () => undefined,
     forget() {},
     tokenPathOf: () => undefined,
+    wabaIndexPathOf: () => undefined,
   };
 }
 
@@ -130,10 +133,6 @@ export function vaultTokenSource(opts: VaultTokenSourceOptions): GraphTokenSourc
       if (tenant !== undefined) tokens.delete(tenant);
     },
     tokenPathOf,
+    wabaIndexPathOf: (wabaId) => `${mount}/${config.prefix}/wabas/${wabaId}`,
   };
-}
-
-/** The WABA index entry's logical path, for runbooks and the local stack's seeding. */
-export function wabaIndexPath(mount: string, prefix: string, wabaId: string): string {
-  return `${mount}/${prefix}/wabas/${wabaId}`;
 }

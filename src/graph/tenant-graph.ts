@@ -2,7 +2,7 @@
 // call is made, and when Meta refuses it (190 expired or invalid, 200-299 not allowed on this WABA)
 // the error names where that token lives, so the operator rotates the right one, and the cached
 // copy is dropped so the next attempt reads the vault again.
-import type { GraphClient } from './graph-client';
+import type { GraphClient, ListPhoneNumbersInput, PhoneNumberSummary } from './graph-client';
 import { GraphError, GRAPH_FAILURE_TYPES, isGraphError } from './graph-errors';
 import type { GraphCredential, GraphTokenSource } from './graph-token-source';
 
@@ -10,6 +10,8 @@ export interface TenantGraph {
   readonly tokens: GraphTokenSource;
   /** Runs `work` with a Graph client holding the tenant's token. */
   call<T>(tenant: string | undefined, work: (client: GraphClient) => Promise<T>): Promise<T>;
+  /** A WABA's numbers, listed with the tenant's token (the trigger's PARTNER_ADDED and security). */
+  listPhoneNumbers(input: ListPhoneNumbersInput & { tenant?: string }): Promise<PhoneNumberSummary[]>;
 }
 
 export interface TenantGraphOptions {
@@ -49,8 +51,9 @@ export function createTenantGraph(opts: TenantGraphOptions): TenantGraph {
     return client;
   }
 
-  return {
+  const graph: TenantGraph = {
     tokens: opts.tokens,
+    listPhoneNumbers: ({ tenant, ...input }) => graph.call(tenant, (c) => c.listPhoneNumbers(input)),
     async call(tenant, work) {
       const credential = await opts.tokens.credentialFor(tenant);
       try {
@@ -75,4 +78,5 @@ export function createTenantGraph(opts: TenantGraphOptions): TenantGraph {
       }
     },
   };
+  return graph;
 }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { HttpError } from '../http/http-error';
 import { WABA_ID_PATTERN } from '../onboarding/onboarding-input';
+import { quoteUntrusted } from '../text/quote-untrusted';
 import { SECURITY_EVENT_NAMES, type SecurityEventName } from '../workflows/messages';
 
 export { SECURITY_EVENT_NAMES, type SecurityEventName } from '../workflows/messages';
@@ -44,16 +45,9 @@ const REQUESTER_PATTERN = /^[0-9]{1,32}$/;
 /** At least a country code and a subscriber number; at most E.164's 15 digits (plus slack). */
 const DISPLAY_DIGITS_PATTERN = /^[0-9]{6,20}$/;
 const DISPLAY_PHONE_NUMBER_PATTERN = /^\+?[0-9][0-9 ().-]{0,31}$/;
-const SHOWN = 40;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  const cut = text.length > SHOWN ? `${text.slice(0, SHOWN)}... (${text.length} characters)` : text;
-  return JSON.stringify(cut);
 }
 
 /** "+1 555-078-3881" and "15550783881" are the same number. */
@@ -105,12 +99,12 @@ export function readSecurityEvents(body: unknown): SecurityWebhookReading {
       }
       const wabaId = entry.id;
       if (typeof wabaId !== 'string' || !WABA_ID_PATTERN.test(wabaId)) {
-        problems.push(`${where}: entry id ${shown(wabaId)} is not a WABA id (1-32 digits), skipped`);
+        problems.push(`${where}: entry id ${quoteUntrusted(wabaId)} is not a WABA id (1-32 digits), skipped`);
         return;
       }
       if (!isSecurityEventName(value.event)) {
         problems.push(
-          `${where}: event ${shown(value.event)} is not one of ${SECURITY_EVENT_NAMES.join(', ')}, skipped`,
+          `${where}: event ${quoteUntrusted(value.event)} is not one of ${SECURITY_EVENT_NAMES.join(', ')}, skipped`,
         );
         return;
       }
@@ -121,14 +115,14 @@ export function readSecurityEvents(body: unknown): SecurityWebhookReading {
         !DISPLAY_PHONE_NUMBER_PATTERN.test(display) ||
         !DISPLAY_DIGITS_PATTERN.test(digits)
       ) {
-        problems.push(`${where}: display_phone_number ${shown(display)} is not a phone number, skipped`);
+        problems.push(`${where}: display_phone_number ${quoteUntrusted(display)} is not a phone number, skipped`);
         return;
       }
       const requester = value.requester;
       // A malformed requester costs only the "who": the event itself still counts.
       const requesterOk = typeof requester === 'string' && REQUESTER_PATTERN.test(requester);
       if (requester !== undefined && !requesterOk) {
-        problems.push(`${where}: requester ${shown(requester)} is not a user id, event kept without it`);
+        problems.push(`${where}: requester ${quoteUntrusted(requester)} is not a user id, event kept without it`);
       }
       const occurredAt = occurredAtOf(entry.time);
       const event: Omit<SecurityEvent, 'key'> = {

@@ -5,10 +5,11 @@ import { EXIT_OK } from '../cli/exit-code-policy';
 import { listenFailure } from '../cli/listen-error';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
-import { createGraphClient } from '../graph/graph-client';
+import { tenantGraphFromConfig } from '../graph/tenant-graph-from-config';
 import { createLineLogger } from '../logging/line-logger';
 import { loadLogFormat, loadLogLevel } from '../logging/log-format';
 import { connectOnboardingClient } from '../onboarding/onboarding-client';
+import { createVaultClient, type VaultClient } from '../vault/vault-client';
 import { loadTriggerConfig } from './trigger-config';
 import { createTriggerServer, DEFAULT_TRIGGER_PORT, ONBOARDED_PATH, WEBHOOK_PATH } from './trigger-server';
 
@@ -23,7 +24,9 @@ Starts the two-step-verification onboarding (workflow registerNumber) when a num
   GET  ${WEBHOOK_PATH}   Meta's subscription handshake (hub.verify_token = WEBHOOK_VERIFY_TOKEN)
   POST ${WEBHOOK_PATH}   Meta's signed webhooks (X-Hub-Signature-256 with WHATSAPP_APP_SECRET);
                                account_update / PARTNER_ADDED onboards every number of the WABA
-                               (listed through Graph), tenant = the owner business id
+                               (listed through Graph), tenant = the owner business id;
+                               security (PIN changed / two-step turned off in WhatsApp Manager)
+                               reaches the number's workflow, PIN_DRIFT_POLICY decides (docs/pin-drift.md)
   GET  /healthz                liveness
 
 Webhooks are answered once the starts are accepted by Temporal; if Graph or Temporal fail, the
@@ -42,6 +45,9 @@ Environment (required)
 Environment (optional)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, PAYLOAD_CODEC_KEYS
   GRAPH_BASE_URL, GRAPH_API_VERSION, GRAPH_ACCESS_TOKEN   (listing a WABA's phone numbers)
+  GRAPH_TOKEN_SOURCE=env|vault, VAULT_GRAPH_TOKEN_PREFIX, GRAPH_TOKEN_CACHE_SECONDS, and with vault
+  VAULT_ADDR + VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID     (each tenant's own token)
+  PIN_DRIFT_POLICY=reset|alert|record                        (default reset)
   ONBOARDING_RETRY_SCHEDULES, MANUAL_RESET_DEADLINE        (as for the starter)
 `;
 
@@ -53,6 +59,7 @@ async function main(io: CliIo): Promise<number> {
   if (flags.values.host !== undefined) env.TRIGGER_HOST = flags.values.host;
   const config = loadTriggerConfig(env);
   const client = await connectOnboardingClient(config.temporal);
+  let vault: VaultClient | undefined;
   try {
     // One line per event on stdout, JSON unless a person is at the terminal; never given a secret.
     const log = createLineLogger({
@@ -60,9 +67,24 @@ async function main(io: CliIo): Promise<number> {
       level: loadLogLevel(io.env, 'INFO'),
       write: (line) => io.stdout.write(`${line}\n`),
     });
+    if (config.vault) {
+      vault = createVaultClient({
+        address: config.vault.address,
+        namespace: config.vault.namespace,
+        auth: config.vault.auth,
+        timeoutMs: config.vault.requestTimeoutMs,
+      });
+    }
+    const graph = tenantGraphFromConfig({
+      graph: config.graph,
+      tokens: config.graphTokens,
+      ...(vault && config.vault ? { vault: { client: vault, mount: config.vault.kvMount } } : {}),
+    });
     const trigger = createTriggerServer({
       client,
-      graph: createGraphClient(config.graph),
+      graph,
+      tokens: graph.tokens,
+      driftPolicy: config.driftPolicy,
       secrets: config.secrets,
       onboardingOptions: config.onboarding,
       log,
@@ -74,6 +96,8 @@ async function main(io: CliIo): Promise<number> {
       url: `http://${config.host}:${port}`,
       namespace: config.temporal.temporal.namespace,
       graph: config.graph.baseUrl,
+      graphTokens: config.graphTokens.source,
+      driftPolicy: config.driftPolicy,
     });
     const signal = await stopRequested(io.signal);
     log.info('stopping: finishing requests in progress', { signal });
@@ -81,6 +105,7 @@ async function main(io: CliIo): Promise<number> {
     log.announce('trigger stopped');
     return EXIT_OK;
   } finally {
+    await vault?.close();
     await client.connection.close();
   }
 }

@@ -4,7 +4,9 @@
 //   GET|POST /webhooks/whatsapp  Meta's webhooks: the subscription handshake, and signed events;
 //                             account_update PARTNER_ADDED (a business shared its WABA with us)
 //                             onboards every phone number Graph lists for that WABA, and
-//                             registers each on Cloud API (register: always).
+//                             registers each on Cloud API (register: always); `security` (a PIN
+//                             changed or two-step turned off in WhatsApp Manager) reaches the
+//                             number's workflow (security-event-handler.ts, docs/pin-drift.md).
 //
 // When to answer Meta: an event is "handed over" only once Temporal has durably accepted the
 // starts, so the trigger does the starts before it answers, within a bounded time. If Graph or
@@ -22,7 +24,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { firstLine } from '../cli/first-line';
-import type { GraphClient, PhoneNumberSummary } from '../graph/graph-client';
+import type { ListPhoneNumbersInput, PhoneNumberSummary } from '../graph/graph-client';
+import type { GraphTokenSource } from '../graph/graph-token-source';
+import { TenantTokenError } from '../graph/tenant-token-error';
 import { canonicalPath } from '../http/canonical-path';
 import { HttpError } from '../http/http-error';
 import { createHttpServer, listen, stopServer, type HttpServerLimits } from '../http/http-server';
@@ -37,8 +41,16 @@ import {
   type StartOnboardingResult,
 } from '../onboarding/start-onboarding';
 import { quoteUntrusted } from '../text/quote-untrusted';
-import type { RegisterChoice, RegisterNumberInput } from '../workflows/messages';
+import {
+  DEFAULT_PIN_DRIFT_POLICY,
+  type PinDriftPolicy,
+  type RegisterChoice,
+  type RegisterNumberInput,
+} from '../workflows/messages';
 import { readPartnerAdded, type PartnerAddedEvent } from './partner-added';
+import { createPhoneNumberResolver } from './phone-number-resolver';
+import { createSecurityEventHandler, type SecurityEventResult } from './security-event-handler';
+import { readSecurityEvents } from './security-webhook';
 import { bearerToken, secretsEqual, webhookSignatureMatches } from './webhook-signature';
 
 /** What PARTNER_ADDED numbers get: they come straight from embedded signup, so not yet registered. */
@@ -63,9 +75,21 @@ export interface TriggerLogger {
   error(message: string, attrs?: Record<string, unknown>): void;
 }
 
+/** Lists a WABA's numbers with the token of `tenant` (GRAPH_TOKEN_SOURCE); a GraphClient fits. */
+export interface WabaNumberLister {
+  listPhoneNumbers(input: ListPhoneNumbersInput & { tenant?: string }): Promise<PhoneNumberSummary[]>;
+}
+
 export interface TriggerServerOptions {
   client: Client;
-  graph: Pick<GraphClient, 'listPhoneNumbers'>;
+  graph: WabaNumberLister;
+  /**
+   * Where Graph tokens come from. With a vault source a `security` event's WABA must be in the
+   * vault's WABA index (its tenant's token lists the numbers); without one, every call uses `graph`.
+   */
+  tokens?: GraphTokenSource;
+  /** What a security event on a closed number does (PIN_DRIFT_POLICY); DEFAULT_PIN_DRIFT_POLICY. */
+  driftPolicy?: PinDriftPolicy;
   secrets: TriggerSecrets;
   log?: TriggerLogger;
   /** Merged into every workflow input (retry schedules, manual-reset deadline). */
@@ -139,6 +163,13 @@ async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) 
   return results;
 }
 
+/** The security-event outcomes that can never change on redelivery: answered 200, listed as ignored. */
+const SET_ASIDE_OUTCOMES: ReadonlySet<SecurityEventResult['outcome']> = new Set([
+  'unknown-number',
+  'ambiguous-number',
+  'not-onboarded',
+]);
+
 interface NumberOutcome {
   phoneNumberId: string;
   outcome: string;
@@ -151,6 +182,32 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
   const handlingTimeoutMs = opts.handlingTimeoutMs ?? 10_000;
   const startConcurrency = opts.startConcurrency ?? 8;
   const stats: TriggerStats = { webhookPartsIgnored: 0, connectionsRefused: 0, clientsGone: 0 };
+
+  const tokens = opts.tokens;
+  const tenantOfWaba = async (wabaId: string) => (tokens ? tokens.tenantOfWaba(wabaId) : undefined);
+  const resolver = createPhoneNumberResolver({
+    list: async (wabaId, signal) => {
+      const tenant = await tenantOfWaba(wabaId);
+      if (tokens?.kind === 'vault' && tenant === undefined) {
+        // Fixable, so 503 and Meta delivers the event again once the index entry is written.
+        throw new TenantTokenError(
+          `WABA ${wabaId} has no tenant in the vault's WABA index, so no token may list its numbers: ` +
+            `write {"tenant":"<tenant>"} at ${tokens.wabaIndexPathOf(wabaId)} (docs/pin-drift.md)`,
+          undefined,
+          tokens.wabaIndexPathOf(wabaId),
+        );
+      }
+      return opts.graph.listPhoneNumbers({ wabaId, signal, ...(tenant !== undefined ? { tenant } : {}) });
+    },
+  });
+  const handleSecurityEvent = createSecurityEventHandler({
+    client: opts.client,
+    resolver,
+    tenantOfWaba,
+    policy: opts.driftPolicy ?? DEFAULT_PIN_DRIFT_POLICY,
+    onboardingOptions: opts.onboardingOptions,
+    taskQueue: opts.taskQueue,
+  });
 
   const start = (input: RegisterNumberInput, deadline: number): Promise<StartOnboardingResult> =>
     startOnboarding(
@@ -234,6 +291,7 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
   async function onboardWaba(event: PartnerAddedEvent, deadline: number, problems: string[]) {
     const listed: PhoneNumberSummary[] = await opts.graph.listPhoneNumbers({
       wabaId: event.wabaId,
+      tenant: event.tenant,
       signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
     });
     const inputs: RegisterNumberInput[] = [];
@@ -289,20 +347,48 @@ export function createTriggerServer(opts: TriggerServerOptions): TriggerServer {
       });
       throw new HttpError(401, 'BadSignature', 'X-Hub-Signature-256 does not match the body');
     }
-    const { events, problems } = readPartnerAdded(parseJsonBody(raw));
+    const body = parseJsonBody(raw);
+    const { events, problems } = readPartnerAdded(body);
+    const reading = readSecurityEvents(body);
+    problems.push(...reading.problems);
     const deadline = Date.now() + handlingTimeoutMs;
     let onboarded: Array<{ wabaId: string; numbers: NumberOutcome[] }>;
+    let security: SecurityEventResult[];
     try {
-      onboarded = await Promise.all(events.map((event) => onboardWaba(event, deadline, problems)));
+      [onboarded, security] = await Promise.all([
+        Promise.all(events.map((event) => onboardWaba(event, deadline, problems))),
+        Promise.all(
+          reading.events.map((event) =>
+            opts.client.withDeadline(deadline, () =>
+              handleSecurityEvent(event, AbortSignal.timeout(Math.max(1, deadline - Date.now()))),
+            ),
+          ),
+        ),
+      ]);
     } catch (err) {
       log.error('webhook not handed over; Meta will deliver it again', {
-        wabaIds: events.map((e) => e.wabaId),
+        wabaIds: [...new Set([...events, ...reading.events].map((e) => e.wabaId))],
         error: firstLine(err),
       });
       throw new HttpError(503, 'NotHandedOver', `will succeed on redelivery once fixed: ${firstLine(err)}`);
     }
+    for (const result of security) {
+      if (SET_ASIDE_OUTCOMES.has(result.outcome)) {
+        problems.push(
+          `security ${result.event} for WABA ${result.wabaId}: ${result.outcome}` +
+            `${result.phoneNumberId ? ` (phone-number id ${result.phoneNumberId})` : ''}, set aside`,
+        );
+      } else {
+        log.info('security event handed over', { ...result });
+      }
+    }
     reportIgnored(problems);
-    sendJson(res, 200, { received: true, onboarded, ...(problems.length > 0 ? { ignored: problems } : {}) });
+    sendJson(res, 200, {
+      received: true,
+      onboarded,
+      ...(security.length > 0 ? { security } : {}),
+      ...(problems.length > 0 ? { ignored: problems } : {}),
+    });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse) {

@@ -1,0 +1,39 @@
+// The Graph calls of a process (worker or trigger) as its configuration says: one token for all
+// (GRAPH_TOKEN_SOURCE=env) or each tenant's own from the vault (GRAPH_TOKEN_SOURCE=vault).
+import type { Dispatcher } from 'undici';
+import type { KvV2 } from '../vault/kv-v2';
+import { createGraphClient } from './graph-client';
+import type { GraphConfig } from './graph-config';
+import type { GraphTokenConfig } from './graph-token-config';
+import { envTokenSource, vaultTokenSource, type GraphTokenSource } from './graph-token-source';
+import { createTenantGraph, type TenantGraph } from './tenant-graph';
+
+export interface TenantGraphConfig {
+  graph: GraphConfig;
+  tokens: GraphTokenConfig;
+  /** Required with GRAPH_TOKEN_SOURCE=vault: reads the tokens (and, for the trigger, the WABA index). */
+  vault?: { client: Pick<KvV2, 'kvRead'>; mount: string };
+  dispatcher?: Dispatcher;
+}
+
+export function tokenSourceFromConfig(config: TenantGraphConfig): GraphTokenSource {
+  if (config.tokens.source === 'env') return envTokenSource(config.graph.accessToken);
+  if (!config.vault) throw new Error('GRAPH_TOKEN_SOURCE=vault needs a vault client');
+  return vaultTokenSource({ vault: config.vault.client, mount: config.vault.mount, config: config.tokens });
+}
+
+export function tenantGraphFromConfig(config: TenantGraphConfig): TenantGraph {
+  const { graph } = config;
+  return createTenantGraph({
+    tokens: tokenSourceFromConfig(config),
+    clientFor: (accessToken) =>
+      createGraphClient({
+        baseUrl: graph.baseUrl,
+        apiVersion: graph.apiVersion,
+        accessToken,
+        headersTimeoutMs: graph.headersTimeoutMs,
+        bodyTimeoutMs: graph.bodyTimeoutMs,
+        ...(config.dispatcher ? { dispatcher: config.dispatcher } : {}),
+      }),
+  });
+}
