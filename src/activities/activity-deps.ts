@@ -4,8 +4,9 @@
 import type { Keyring } from '../crypto/keyring';
 import type { GraphApi } from '../graph/graph-client';
 import type { RegistrationLedgerStore } from '../vault/pin-store';
+import type { TenantGraphApi } from '../graph/tenant-graph-api';
 
-export type { GraphApi };
+export type { GraphApi, TenantGraphApi };
 
 /** The vault operations the activities need (src/vault/pin-store.ts provides them). */
 export interface PinVault extends RegistrationLedgerStore {
@@ -22,7 +23,8 @@ export interface PinVault extends RegistrationLedgerStore {
 export interface ActivityDeps {
   sealingKeyring: Keyring;
   vault: PinVault;
-  graph: GraphApi;
+  /** Each call with its tenant's token (GRAPH_TOKEN_SOURCE=vault); a plain GraphClient fits too. */
+  graph: TenantGraphApi;
 }
 
 /**
@@ -34,4 +36,6 @@ export type OnboardingQueueDeps = Omit<ActivityDeps, 'graph'>;
 export interface PinVersionInput {
   phoneNumberId: string;
   version: number;
+  /** Whose Graph token the call uses (GRAPH_TOKEN_SOURCE=vault); runs before tenants pass none. */
+  tenant?: string;
 }

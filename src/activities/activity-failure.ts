@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { ConfigError } from '../config/env-reader';
 import { isGraphError, toApplicationFailure as graphFailure } from '../graph/graph-errors';
+import { isTenantTokenError, tenantTokenFailure } from '../graph/tenant-token-error';
 import { PinSealError } from '../pin/pin-seal-error';
 import { isVaultError, toApplicationFailure as vaultFailure } from '../vault/vault-errors';
 import type { FailureType } from '../workflows/failure-types';
@@ -49,6 +50,7 @@ export function toActivityFailure(err: unknown, attempt: number): ApplicationFai
   if (err instanceof ApplicationFailure) failure = err;
   else if (isGraphError(err)) failure = graphFailure(err, attempt);
   else if (isVaultError(err)) failure = vaultFailure(err);
+  else if (isTenantTokenError(err)) failure = tenantTokenFailure(err);
   else {
     const message = err instanceof Error ? err.message : String(err);
     const own = ownFailure(err);

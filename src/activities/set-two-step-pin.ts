@@ -9,11 +9,12 @@ export interface SetTwoStepPinResult {
 // What is sent to Meta is read back from the vault, so the PIN Meta holds is always a version the
 // vault has; only after Meta accepts it does that version become active.
 export function createSetTwoStepPin(deps: ActivityDeps) {
-  return async ({ phoneNumberId, version }: PinVersionInput): Promise<SetTwoStepPinResult> =>
+  return async ({ phoneNumberId, version, tenant }: PinVersionInput): Promise<SetTwoStepPinResult> =>
     classified(async () => {
       const pin = await deps.vault.readPin({ phoneNumberId, version });
       const { fbtraceId } = await deps.graph.setTwoStepPin({
         phoneNumberId,
+        ...(tenant !== undefined ? { tenant } : {}),
         pin,
         signal: Context.current().cancellationSignal,
       });

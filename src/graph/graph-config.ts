@@ -1,6 +1,7 @@
 // Graph API settings from the environment, checked at start-up so that a missing token or a typo in
 // the version fails the worker with one line naming the variable, not an activity hours later.
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
+import { loadGraphTokenConfig, type GraphTokenConfig } from './graph-token-config';
 
 export const DEFAULT_GRAPH_BASE_URL = 'https://graph.facebook.com';
 /** The newest Graph version this code was checked against (v25.0 lives until 2028-07-29). */
@@ -12,7 +13,13 @@ export const SANDBOX_ACCESS_TOKEN = 'sandbox-token';
 export interface GraphConfig {
   baseUrl: string;
   apiVersion: string;
-  accessToken: string;
+  /**
+   * GRAPH_ACCESS_TOKEN: the one token of `tokens.source` env. Undefined only with
+   * GRAPH_TOKEN_SOURCE=vault and no GRAPH_ACCESS_TOKEN: then every call uses its tenant's token.
+   */
+  accessToken: string | undefined;
+  /** Where each call's token comes from (GRAPH_TOKEN_SOURCE and its settings). */
+  tokens: GraphTokenConfig;
   /** Global cap across all workers (the whatsapp-graph task queue's rate limit). */
   maxRequestsPerSecond: number;
   headersTimeoutMs: number;
@@ -38,15 +45,18 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
       DEFAULT_GRAPH_API_VERSION,
     ) ?? DEFAULT_GRAPH_API_VERSION;
 
+  const tokens = loadGraphTokenConfig(env);
   const accessToken = isSandbox
     ? (read.optional('GRAPH_ACCESS_TOKEN') ?? SANDBOX_ACCESS_TOKEN)
-    : read.required(
-        'GRAPH_ACCESS_TOKEN',
-        'give the system-user access token (only a loopback GRAPH_BASE_URL, the sandbox, runs without one)',
-      );
+    : tokens.source === 'vault'
+      ? read.optional('GRAPH_ACCESS_TOKEN')
+      : read.required(
+          'GRAPH_ACCESS_TOKEN',
+          'give the system-user access token (only a loopback GRAPH_BASE_URL, the sandbox, runs without one; with GRAPH_TOKEN_SOURCE=vault each tenant has its own)',
+        );
   // Checked here because undici would reject it later with a less helpful error; the value itself
   // is never echoed.
-  if (!/^[\x21-\x7e]+$/.test(accessToken)) {
+  if (accessToken !== undefined && !/^[\x21-\x7e]+$/.test(accessToken)) {
     throw new ConfigError(
       'GRAPH_ACCESS_TOKEN',
       'contains spaces or non-printable characters (value not shown)',
@@ -57,6 +67,7 @@ export function loadGraphConfig(env: Env = process.env): GraphConfig {
     baseUrl,
     apiVersion,
     accessToken,
+    tokens,
     maxRequestsPerSecond: read.positiveNumber('GRAPH_MAX_REQUESTS_PER_SECOND', 10),
     headersTimeoutMs: wholeMs(read, 'GRAPH_HEADERS_TIMEOUT_MS', 20_000),
     bodyTimeoutMs: wholeMs(read, 'GRAPH_BODY_TIMEOUT_MS', 20_000),

@@ -1,25 +1,34 @@
 // The Graph calls of a process (worker or trigger) as its configuration says: one token for all
 // (GRAPH_TOKEN_SOURCE=env) or each tenant's own from the vault (GRAPH_TOKEN_SOURCE=vault).
 import type { Dispatcher } from 'undici';
+import { ConfigError } from '../config/env-reader';
 import type { KvV2 } from '../vault/kv-v2';
 import { createGraphClient } from './graph-client';
 import type { GraphConfig } from './graph-config';
-import type { GraphTokenConfig } from './graph-token-config';
 import { envTokenSource, vaultTokenSource, type GraphTokenSource } from './graph-token-source';
 import { createTenantGraph, type TenantGraph } from './tenant-graph';
 
 export interface TenantGraphConfig {
   graph: GraphConfig;
-  tokens: GraphTokenConfig;
   /** Required with GRAPH_TOKEN_SOURCE=vault: reads the tokens (and, for the trigger, the WABA index). */
   vault?: { client: Pick<KvV2, 'kvRead'>; mount: string };
   dispatcher?: Dispatcher;
 }
 
 export function tokenSourceFromConfig(config: TenantGraphConfig): GraphTokenSource {
-  if (config.tokens.source === 'env') return envTokenSource(config.graph.accessToken);
+  if (config.graph.tokens.source === 'env') {
+    // loadGraphConfig requires it for `env`; a hand-built configuration may still lack it.
+    if (config.graph.accessToken === undefined) {
+      throw new ConfigError('GRAPH_ACCESS_TOKEN', 'is not set, and GRAPH_TOKEN_SOURCE is env');
+    }
+    return envTokenSource(config.graph.accessToken);
+  }
   if (!config.vault) throw new Error('GRAPH_TOKEN_SOURCE=vault needs a vault client');
-  return vaultTokenSource({ vault: config.vault.client, mount: config.vault.mount, config: config.tokens });
+  return vaultTokenSource({
+    vault: config.vault.client,
+    mount: config.vault.mount,
+    config: config.graph.tokens,
+  });
 }
 
 export function tenantGraphFromConfig(config: TenantGraphConfig): TenantGraph {

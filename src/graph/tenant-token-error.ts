@@ -2,8 +2,10 @@
 // for its numbers until somebody puts one at the path this error names. Waiting does not help, so
 // the activity fails at once (non-retryable) and the number parks with that path in its reason.
 import { ApplicationFailure } from '@temporalio/common';
+import type { FailureType } from '../workflows/failure-types';
 
 export const TENANT_TOKEN_MISSING = 'TenantTokenMissing';
+export const TENANT_TOKEN_FAILURE_TYPES = [TENANT_TOKEN_MISSING] as const satisfies readonly FailureType[];
 
 export class TenantTokenError extends Error {
   override readonly name = 'TenantTokenError';

@@ -115,14 +115,18 @@ export function readSecurityEvents(body: unknown): SecurityWebhookReading {
         !DISPLAY_PHONE_NUMBER_PATTERN.test(display) ||
         !DISPLAY_DIGITS_PATTERN.test(digits)
       ) {
-        problems.push(`${where}: display_phone_number ${quoteUntrusted(display)} is not a phone number, skipped`);
+        problems.push(
+          `${where}: display_phone_number ${quoteUntrusted(display)} is not a phone number, skipped`,
+        );
         return;
       }
       const requester = value.requester;
       // A malformed requester costs only the "who": the event itself still counts.
       const requesterOk = typeof requester === 'string' && REQUESTER_PATTERN.test(requester);
       if (requester !== undefined && !requesterOk) {
-        problems.push(`${where}: requester ${quoteUntrusted(requester)} is not a user id, event kept without it`);
+        problems.push(
+          `${where}: requester ${quoteUntrusted(requester)} is not a user id, event kept without it`,
+        );
       }
       const occurredAt = occurredAtOf(entry.time);
       const event: Omit<SecurityEvent, 'key'> = {

@@ -77,7 +77,6 @@ async function main(io: CliIo): Promise<number> {
     }
     const graph = tenantGraphFromConfig({
       graph: config.graph,
-      tokens: config.graphTokens,
       ...(vault && config.vault ? { vault: { client: vault, mount: config.vault.kvMount } } : {}),
     });
     const trigger = createTriggerServer({
@@ -96,7 +95,7 @@ async function main(io: CliIo): Promise<number> {
       url: `http://${config.host}:${port}`,
       namespace: config.temporal.temporal.namespace,
       graph: config.graph.baseUrl,
-      graphTokens: config.graphTokens.source,
+      graphTokens: config.graph.tokens.source,
       driftPolicy: config.driftPolicy,
     });
     const signal = await stopRequested(io.signal);

@@ -2,7 +2,6 @@
 // reported (one line each, naming it), never a secret's value.
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import { loadGraphConfig, type GraphConfig } from '../graph/graph-config';
-import { loadGraphTokenConfig, type GraphTokenConfig } from '../graph/graph-token-config';
 import { loadOnboardingOptions, type OnboardingOptions } from '../onboarding/onboarding-config';
 import { loadOnboardingClientSettings, type OnboardingClientSettings } from '../onboarding/onboarding-client';
 import { loadVaultConfig, type VaultConfig } from '../vault/vault-config';
@@ -19,9 +18,7 @@ export interface TriggerConfig {
   graph: GraphConfig;
   temporal: OnboardingClientSettings;
   onboarding: OnboardingOptions;
-  /** Where Graph tokens come from: with `vault`, each tenant's own, read through `vault`. */
-  graphTokens: GraphTokenConfig;
-  /** Present when graphTokens.source is `vault`: the trigger reads tokens and the WABA index. */
+  /** Present when graph.tokens.source is `vault`: the trigger reads tokens and the WABA index. */
   vault?: VaultConfig;
   /** What a security event on a closed number does (docs/pin-drift.md). */
   driftPolicy: PinDriftPolicy;
@@ -107,8 +104,7 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
   const graph = attempt(() => loadGraphConfig(env));
   const temporal = attempt(() => loadOnboardingClientSettings(env));
   const onboarding = attempt(() => loadOnboardingOptions(env));
-  const graphTokens = attempt(() => loadGraphTokenConfig(env));
-  const vault = graphTokens?.source === 'vault' ? attempt(() => loadVaultConfig(env)) : undefined;
+  const vault = graph?.tokens.source === 'vault' ? attempt(() => loadVaultConfig(env)) : undefined;
   const driftPolicy = attempt(() => loadDriftPolicy(env));
   if (
     errors.length > 0 ||
@@ -119,7 +115,6 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
     !graph ||
     !temporal ||
     !onboarding ||
-    !graphTokens ||
     !driftPolicy
   ) {
     throw new TriggerConfigErrors(errors);
@@ -131,7 +126,6 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
     graph,
     temporal,
     onboarding,
-    graphTokens,
     ...(vault ? { vault } : {}),
     driftPolicy,
   };

@@ -8,6 +8,7 @@ import { parseFlags } from '../cli/parse-flags';
 import { runCommand, runMain } from '../cli/run-main';
 import { UsageError } from '../cli/usage-error';
 import { EnvReader } from '../config/env-reader';
+import { loadGraphTokenConfig } from '../graph/graph-token-config';
 import { DEFAULT_WORKER_ROLE_NAME, applyWorkerAccess } from './apply-worker-access';
 import { loadVaultLocation } from './vault-config';
 import { loadVaultTls } from './vault-tls';
@@ -24,6 +25,8 @@ Environment:
   VAULT_NAMESPACE   optional namespace
   VAULT_KV_MOUNT    KV v2 mount of the PINs (default: secret)
   VAULT_PIN_PREFIX  prefix of the PINs (default: whatsapp/two-step-pins)
+  VAULT_GRAPH_TOKEN_PREFIX  prefix of the tenants' Graph tokens, read-only for the worker
+                    (default: whatsapp/graph-tokens; only {prefix}/tenants/* is readable)
 
 Options:
   --role-name NAME        role and policy name (default: ${DEFAULT_WORKER_ROLE_NAME})
@@ -54,6 +57,7 @@ async function setup(io: CliIo): Promise<number> {
     );
   }
   const { address, namespace, kvMount: mount, pinPrefix: prefix } = loadVaultLocation(io.env);
+  const { prefix: tokenPrefix } = loadGraphTokenConfig(io.env);
   const rootToken = new EnvReader(io.env).required(
     'VAULT_TOKEN',
     'give an administrator token for this setup',
@@ -65,12 +69,16 @@ async function setup(io: CliIo): Promise<number> {
     ...(tls !== undefined ? { tls: tls.connect } : {}),
     mount,
     prefix,
+    tokenPrefix,
     ...(namespace !== undefined ? { namespace } : {}),
     ...(values['role-name'] !== undefined ? { roleName: values['role-name'] } : {}),
     ...(values['approle-mount'] !== undefined ? { approleMount: values['approle-mount'] } : {}),
   });
   const out = (line: string) => io.stdout.write(`${line}\n`);
-  out(`policy "${access.policyName}": ${mount}/data/${prefix}/* and ${mount}/metadata/${prefix}/* only`);
+  out(
+    `policy "${access.policyName}": ${mount}/data/${prefix}/* and ${mount}/metadata/${prefix}/*, ` +
+      `read-only ${mount}/data/${tokenPrefix}/tenants/*`,
+  );
   out(`AppRole role "${access.roleName}" at auth/${access.approleMount}`);
   out(`VAULT_ROLE_ID=${access.roleId}`);
   out(`VAULT_APPROLE_MOUNT=${access.approleMount}`);

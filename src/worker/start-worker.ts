@@ -2,8 +2,9 @@
 // and the Graph API, the prebuilt workflow bundle when this is the build.
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { createDataConverter } from '../codec/data-converter';
-import { createGraphClient } from '../graph/graph-client';
 import type { LineLogger } from '../logging/line-logger';
+import { tenantGraphApi } from '../graph/tenant-graph-api';
+import { tenantGraphFromConfig } from '../graph/tenant-graph-from-config';
 import { TemporalUnreachableError, type TemporalSettings } from '../temporal/temporal-connection';
 import { createPinStore } from '../vault/pin-store';
 import { createVaultClient } from '../vault/vault-client';
@@ -55,13 +56,10 @@ export async function startWorker(config: WorkerConfig, log?: LineLogger): Promi
       });
     }
   }
-  const graph = createGraphClient({
-    baseUrl: config.graph.baseUrl,
-    apiVersion: config.graph.apiVersion,
-    accessToken: config.graph.accessToken,
-    headersTimeoutMs: config.graph.headersTimeoutMs,
-    bodyTimeoutMs: config.graph.bodyTimeoutMs,
-  });
+  // Tokens are read through the same vault client as the PINs (the worker policy grants both).
+  const graph = tenantGraphApi(
+    tenantGraphFromConfig({ graph: config.graph, vault: { client: vault, mount: config.vault.kvMount } }),
+  );
   const workflowBundle = prebuiltWorkflowBundle();
   const workers = await createOnboardingWorkers({
     connection,
@@ -78,7 +76,8 @@ export async function startWorker(config: WorkerConfig, log?: LineLogger): Promi
   log?.announce(
     `worker: ready on ${config.temporal.address} namespace "${config.temporal.namespace}"; ` +
       `Graph ${config.graph.baseUrl}/${config.graph.apiVersion}${config.graph.isSandbox ? ' (sandbox)' : ''} ` +
-      `capped at ${config.graph.maxRequestsPerSecond}/s; vault ${config.vault.address}; ` +
+      `capped at ${config.graph.maxRequestsPerSecond}/s, tokens from ${config.graph.tokens.source}; ` +
+      `vault ${config.vault.address}; ` +
       `workflows ${workflowBundle ? 'from the prebuilt bundle' : 'bundled from source'}`,
     {
       temporalAddress: config.temporal.address,

@@ -5,6 +5,7 @@
 import type { ACTIVITY_FAILURE_TYPES } from '../activities/activity-failure';
 import type { GraphFailureType } from '../graph/graph-errors';
 import type { REGISTRATION_FAILURE_TYPES } from '../registration/registration-budget-error';
+import type { TENANT_TOKEN_FAILURE_TYPES } from '../graph/tenant-token-error';
 import type { VaultFailureType } from '../vault/vault-errors';
 
 export const FAILURE_TYPES = [
@@ -33,6 +34,8 @@ export const FAILURE_TYPES = [
   // The product's own refusal to make a registration call past Meta's budget
   // (src/registration/registration-budget-error.ts)
   'RegisterBudgetSpent',
+  // No Graph token in the vault for the number's tenant (src/graph/tenant-token-error.ts)
+  'TenantTokenMissing',
   // The vault (src/vault/vault-errors.ts classifies them)
   'VaultSealed',
   'VaultUnavailable',
@@ -49,9 +52,11 @@ export const FAILURE_TYPES = [
   'PinSealError',
   'ConfigError',
   'UnexpectedError',
-  // The workflow itself: a manual reset with nothing stored, a step whose retry window closed.
+  // The workflow itself: a manual reset with nothing stored, a step whose retry window closed, a PIN
+  // changed (or two-step turned off) in WhatsApp Manager under PIN_DRIFT_POLICY=alert.
   'NoStoredPin',
   'RetriesExhausted',
+  'PinDrift',
 ] as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[number];
@@ -60,6 +65,7 @@ export type FailureType = (typeof FAILURE_TYPES)[number];
 export const WORKFLOW_FAILURE_TYPES = [
   'NoStoredPin',
   'RetriesExhausted',
+  'PinDrift',
   'UnexpectedError',
 ] as const satisfies readonly FailureType[];
 
@@ -76,6 +82,7 @@ type Produced =
   | VaultFailureType
   | (typeof ACTIVITY_FAILURE_TYPES)[number]
   | (typeof REGISTRATION_FAILURE_TYPES)[number]
+  | (typeof TENANT_TOKEN_FAILURE_TYPES)[number]
   | (typeof WORKFLOW_FAILURE_TYPES)[number];
 type Unproduced = Exclude<FailureType, Produced>;
 const _everyFailureTypeHasAProducer: [Unproduced] extends [never] ? true : { unproduced: Unproduced } = true;
