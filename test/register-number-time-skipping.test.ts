@@ -63,6 +63,7 @@ function fakeActivities(overrides: Partial<OnboardingActivities> = {}): {
     markPinActive: [],
     lookUpRegistration: [],
     registerPhoneNumber: [],
+    recordSecurityEvent: [],
   };
   const base: OnboardingActivities = {
     generatePin: async () => ({ kid: 'fake', sealed: 'sealed-elsewhere' }),
@@ -76,6 +77,7 @@ function fakeActivities(overrides: Partial<OnboardingActivities> = {}): {
       budget: registrationBudget({ calls: [] }, Date.now()),
     }),
     registerPhoneNumber: async () => ({ budget: registrationBudget({ calls: [] }, Date.now()) }),
+    recordSecurityEvent: async () => ({ recorded: true, duplicate: false, count: 1 }),
     ...overrides,
   };
   const record = <K extends ActivityName>(name: K): OnboardingActivities[K] => {
@@ -94,6 +96,7 @@ function fakeActivities(overrides: Partial<OnboardingActivities> = {}): {
       markPinActive: record('markPinActive'),
       lookUpRegistration: record('lookUpRegistration'),
       registerPhoneNumber: record('registerPhoneNumber'),
+      recordSecurityEvent: record('recordSecurityEvent'),
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Keyring } from '../crypto/keyring';
 import type { GraphApi } from '../graph/graph-client';
 import type { RegistrationLedgerStore } from '../vault/pin-store';
 import type { TenantGraphApi } from '../graph/tenant-graph-api';
+import type { SecurityEventRecordInput, SecurityEventRecordResult } from '../vault/security-event-record';
 
 export type { GraphApi, TenantGraphApi };
 
@@ -18,6 +19,10 @@ export interface PinVault extends RegistrationLedgerStore {
   }): Promise<{ path: string; version: number }>;
   readPin(input: { phoneNumberId: string; version: number }): Promise<string>;
   markActive(input: { phoneNumberId: string; version: number }): Promise<void>;
+  /** Meta's security events, kept on the vault record (src/vault/security-event-record.ts). */
+  recordSecurityEvent(input: SecurityEventRecordInput): Promise<SecurityEventRecordResult>;
+  /** "{mount}/{prefix}/{phoneNumberId}", the path shown in the workflow's status. */
+  logicalPath(phoneNumberId: string): string;
 }
 
 export interface ActivityDeps {

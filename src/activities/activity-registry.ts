@@ -10,6 +10,7 @@ import { createGeneratePin } from './generate-pin';
 import { createLookUpRegistration } from './look-up-registration';
 import { createMarkPinActive } from './mark-pin-active';
 import { createRegisterPhoneNumber } from './register-phone-number';
+import { createRecordSecurityEvent } from './record-security-event';
 import { createSetTwoStepPin } from './set-two-step-pin';
 import { createStorePinInVault } from './store-pin-in-vault';
 
@@ -36,6 +37,7 @@ export const ACTIVITY_REGISTRY = {
   markPinActive: { taskQueue: ONBOARDING_TASK_QUEUE, create: createMarkPinActive },
   lookUpRegistration: { taskQueue: GRAPH_TASK_QUEUE, create: createLookUpRegistration },
   registerPhoneNumber: { taskQueue: GRAPH_TASK_QUEUE, create: createRegisterPhoneNumber },
+  recordSecurityEvent: { taskQueue: ONBOARDING_TASK_QUEUE, create: createRecordSecurityEvent },
 } as const satisfies Record<string, RegisteredActivity>;
 
 type Registry = typeof ACTIVITY_REGISTRY;

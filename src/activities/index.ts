@@ -13,5 +13,6 @@ export {
 export type { GeneratePinInput } from './generate-pin';
 export type { LookUpRegistrationInput, LookUpRegistrationResult } from './look-up-registration';
 export type { RegisterPhoneNumberResult, RegistrationFailureDetails } from './register-phone-number';
+export type { RecordSecurityEventInput, RecordSecurityEventResult } from './record-security-event';
 export type { SetTwoStepPinResult } from './set-two-step-pin';
 export type { StorePinInput } from './store-pin-in-vault';

@@ -8,6 +8,8 @@ import { registrationClock } from './registration-clock';
 
 export interface LookUpRegistrationInput {
   phoneNumberId: string;
+  /** Whose Graph token the call uses (GRAPH_TOKEN_SOURCE=vault); runs before tenants pass none. */
+  tenant?: string;
 }
 
 export interface LookUpRegistrationResult {
@@ -25,10 +27,11 @@ export interface LookUpRegistrationResult {
 // would need registering but is not verified fails here as GraphNumberNotVerified, before a call
 // Meta would refuse with 133006 costs one of the 10 the budget allows.
 export function createLookUpRegistration(deps: ActivityDeps) {
-  return async ({ phoneNumberId }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
+  return async ({ phoneNumberId, tenant }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
     classified(async () => {
       const details = await deps.graph.getPhoneNumber({
         phoneNumberId,
+        ...(tenant !== undefined ? { tenant } : {}),
         signal: Context.current().cancellationSignal,
       });
       const ledger = await deps.vault.readRegistrationLedger(phoneNumberId);

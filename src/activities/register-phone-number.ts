@@ -23,7 +23,7 @@ export interface RegistrationFailureDetails {
 // is sent, and a call Meta's limits would refuse is not sent at all (RegisterBudgetSpent), so a
 // crash or a retry can never make an 11th call. On Meta's 133016 the block is recorded too.
 export function createRegisterPhoneNumber(deps: ActivityDeps) {
-  return async ({ phoneNumberId, version }: PinVersionInput): Promise<RegisterPhoneNumberResult> =>
+  return async ({ phoneNumberId, version, tenant }: PinVersionInput): Promise<RegisterPhoneNumberResult> =>
     classified(async () => {
       const pin = await deps.vault.readPin({ phoneNumberId, version });
       const now = registrationClock();
@@ -44,6 +44,7 @@ export function createRegisterPhoneNumber(deps: ActivityDeps) {
         const { fbtraceId } = await deps.graph.registerPhoneNumber({
           phoneNumberId,
           pin,
+          ...(tenant !== undefined ? { tenant } : {}),
           signal: Context.current().cancellationSignal,
         });
         await deps.vault.markActive({ phoneNumberId, version });

@@ -72,6 +72,8 @@ export interface GraphErrorFields {
   details?: string;
   userTitle?: string;
   userMessage?: string;
+  /** The vault path of the tenant's token Meta refused (GRAPH_TOKEN_SOURCE=vault). */
+  tokenPath?: string;
   cause?: unknown;
 }
 
@@ -89,6 +91,7 @@ export class GraphError extends Error {
   readonly details?: string;
   readonly userTitle?: string;
   readonly userMessage?: string;
+  readonly tokenPath?: string;
 
   constructor(fields: GraphErrorFields) {
     super(fields.message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -103,6 +106,7 @@ export class GraphError extends Error {
     this.details = fields.details;
     this.userTitle = fields.userTitle;
     this.userMessage = fields.userMessage;
+    this.tokenPath = fields.tokenPath;
   }
 
   /** Same as `type`, following undici's habit of a stable `code` callers can match on. */
@@ -503,6 +507,8 @@ export interface GraphFailureDetails {
   details?: string;
   userTitle?: string;
   userMessage?: string;
+  /** Where the refused tenant token lives, for the runbook (never the token). */
+  tokenPath?: string;
 }
 
 export function graphFailureDetails(err: GraphError): GraphFailureDetails {
@@ -515,6 +521,7 @@ export function graphFailureDetails(err: GraphError): GraphFailureDetails {
     details: err.details,
     userTitle: err.userTitle,
     userMessage: err.userMessage,
+    ...(err.tokenPath !== undefined ? { tokenPath: err.tokenPath } : {}),
   };
 }
 

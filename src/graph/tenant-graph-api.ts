@@ -9,7 +9,11 @@ type WithTenant<F> = F extends (input: infer I) => infer R ? (input: I & { tenan
 /** GraphApi whose inputs may name the number's tenant. */
 export type TenantGraphApi = { [K in keyof GraphApi]: WithTenant<GraphApi[K]> };
 
-const GRAPH_API_METHODS = ['setTwoStepPin'] as const satisfies readonly (keyof GraphApi)[];
+const GRAPH_API_METHODS = [
+  'setTwoStepPin',
+  'registerPhoneNumber',
+  'getPhoneNumber',
+] as const satisfies readonly (keyof GraphApi)[];
 // A Graph call added to GraphApi but not listed here would go out with no tenant's token: no compile.
 type Unlisted = Exclude<keyof GraphApi, (typeof GRAPH_API_METHODS)[number]>;
 const _everyGraphCallIsListed: [Unlisted] extends [never] ? true : { unlisted: Unlisted } = true;

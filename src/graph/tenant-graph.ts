@@ -4,7 +4,7 @@
 // copy is dropped so the next attempt reads the vault again.
 import type { GraphClient, ListPhoneNumbersInput, PhoneNumberSummary } from './graph-client';
 import { GraphError, GRAPH_FAILURE_TYPES, isGraphError } from './graph-errors';
-import type { GraphCredential, GraphTokenSource } from './graph-token-source';
+import { ENV_TOKEN_ORIGIN, type GraphCredential, type GraphTokenSource } from './graph-token-source';
 
 export interface TenantGraph {
   readonly tokens: GraphTokenSource;
@@ -28,7 +28,7 @@ const REFUSED_TOKEN_TYPES: ReadonlySet<string> = new Set([
 /** What to tell the operator about the token Meta refused. */
 export function refusedTokenHint(credential: GraphCredential, type: string): string {
   const whose = credential.tenant ? `tenant "${credential.tenant}"'s token` : 'the token';
-  if (credential.origin === 'GRAPH_ACCESS_TOKEN') {
+  if (credential.origin === ENV_TOKEN_ORIGIN) {
     return type === GRAPH_FAILURE_TYPES.GraphAuthError
       ? 'Meta refused GRAPH_ACCESS_TOKEN: give the workers a valid one and restart them, then send retry'
       : "GRAPH_ACCESS_TOKEN may not act on this WABA: with an App-Only install only the client business's own token can (GRAPH_TOKEN_SOURCE=vault)";
@@ -73,6 +73,7 @@ export function createTenantGraph(opts: TenantGraphOptions): TenantGraph {
           details: err.details,
           userTitle: err.userTitle,
           userMessage: err.userMessage,
+          ...(credential.origin !== ENV_TOKEN_ORIGIN ? { tokenPath: credential.origin } : {}),
           cause: err,
         });
       }

@@ -18,6 +18,11 @@ import {
 import { RegistrationBudgetError } from '../registration/registration-budget-error';
 import type { VaultLocation } from '../workflows/messages';
 import { PHONE_NUMBER_ID_PATTERN, PIN_PATTERN } from '../workflows/messages';
+import {
+  createSecurityEventRecorder,
+  type SecurityEventRecordInput,
+  type SecurityEventRecordResult,
+} from './security-event-record';
 import type { VaultClient } from './vault-client';
 import { VaultError, isVaultError } from './vault-errors';
 
@@ -71,6 +76,8 @@ export interface PinStore extends RegistrationLedgerStore {
   readActivePin(phoneNumberId: string): Promise<{ pin: string; version: number } | undefined>;
   /** "{mount}/{prefix}/{phoneNumberId}", the path shown in the workflow's status. */
   logicalPath(phoneNumberId: string): string;
+  /** Keeps one of Meta's security events on the number's record (docs/pin-drift.md). */
+  recordSecurityEvent(input: SecurityEventRecordInput): Promise<SecurityEventRecordResult>;
 }
 
 export interface PinStoreOptions {
@@ -149,11 +156,13 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
         ledger.blockedUntil === undefined ? null : formatEpochSeconds(ledger.blockedUntil),
     });
   }
+  const recordEvent = createSecurityEventRecorder({ vault, mount, prefix });
 
   return {
     logicalPath,
     readPin,
     describe,
+    recordSecurityEvent: (input) => recordEvent({ ...input, phoneNumberId: checkedId(input.phoneNumberId) }),
 
     async readRegistrationLedger(phoneNumberId) {
       return readLedgerAt(phoneNumberId, Date.now());

@@ -121,6 +121,8 @@ export interface StepFailure {
   fbtraceId?: string;
   httpStatus?: number;
   attempts?: number;
+  /** The vault path of the tenant's Graph token to fill or rotate (TenantTokenMissing, GraphAuthError). */
+  tokenPath?: string;
   at: string;
 }
 
@@ -150,6 +152,8 @@ export interface RegisterNumberStatus {
   history: OperatorAction[];
   /** The last operator payload that was refused, and why. */
   lastRefusal?: { at: string; signal: string; reason: string };
+  /** What Meta's security webhook reported for this number during this run (docs/pin-drift.md). */
+  securityEvents?: SecurityEventEvidence[];
 }
 
 export interface RegisterNumberResult {
@@ -160,6 +164,8 @@ export interface RegisterNumberResult {
   operator?: string;
   reason?: string;
   registration?: RegistrationOutcome;
+  /** A run started for a security event: which, and what was done. */
+  securityEvent?: { event: SecurityEventName; handling: SecurityEventHandling };
 }
 
 export interface ManualResetInput {

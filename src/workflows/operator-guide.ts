@@ -5,6 +5,7 @@
 import type { FailureType } from './failure-types';
 import { workflowIdFor, type RegisterNumberStatus, type StepFailure } from './messages';
 import { runbook, runbookFor, runbookMarkdown, type NextAction, type Runbook } from './runbooks';
+import { securityEvidenceMarkdown } from './security-evidence';
 
 export { changePinProcedure, type NextAction } from './runbooks';
 
@@ -15,6 +16,7 @@ export function runbookOf(status: RegisterNumberStatus): Runbook {
     phoneNumberId: status.phoneNumberId,
     vault: status.vault,
     nextRegistrationCallAt: status.registration?.budget?.nextCallAllowedAt,
+    ...(status.lastError?.tokenPath ? { tokenPath: status.lastError.tokenPath } : {}),
   });
 }
 
@@ -129,6 +131,14 @@ const ADVICE: Readonly<Partial<Record<FailureType, Advice>>> = {
   },
   ConfigError: { what: "a worker's configuration is wrong", fix: 'fix the variable named below' },
   NoStoredPin: { what: 'no PIN was stored, so none can be set by hand', fix: 'nothing' },
+  TenantTokenMissing: {
+    what: "the vault holds no Graph token for this number's tenant",
+    fix: "put the tenant's business token at the vault path named below (no restart needed)",
+  },
+  PinDrift: {
+    what: 'someone changed the PIN (or turned two-step off) in WhatsApp Manager, so the vault no longer holds what Meta has',
+    fix: 'check the change with the client (when and who are below); retry then sets a fresh PIN through the API, stored first',
+  },
 };
 
 const STEP_WORDS: Readonly<Record<StepFailure['step'], string>> = {
@@ -138,6 +148,7 @@ const STEP_WORDS: Readonly<Record<StepFailure['step'], string>> = {
   lookUpRegistration: 'reading the number from Meta',
   registerPhoneNumber: 'registering the number on Cloud API',
   markPinActive: 'recording your manual reset in the vault',
+  recordSecurityEvent: "recording Meta's security event in the vault",
 };
 
 function adviceFor(f: StepFailure | undefined): Advice {
@@ -161,9 +172,11 @@ export function plainSummary(status: RegisterNumberStatus): string[] {
   const book = runbookOf(status);
   const code = f?.graphCode !== undefined ? ` (Graph code ${f.graphCode})` : '';
   const where = f ? `while ${STEP_WORDS[f.step]}, ` : '';
-  const pin = status.vault
-    ? `The PIN is safe in the vault (version ${status.vault.version}); Meta has not confirmed it.`
-    : 'No PIN was stored yet.';
+  const pin = !status.vault
+    ? 'No PIN was stored yet.'
+    : f?.type === 'PinDrift'
+      ? `The vault's version ${status.vault.version} is what Meta held until that change.`
+      : `The PIN is safe in the vault (version ${status.vault.version}); Meta has not confirmed it.`;
   const what = `${where}${advice.what}${code}.`;
   const json = JSON.stringify({ operator: 'your.name' });
   const action = nextAction(status);
@@ -225,6 +238,7 @@ export function awaitingManualResetDetails(status: RegisterNumberStatus): string
     ...plainSummary(status),
     '### What failed',
     status.lastError ? describeFailure(status.lastError) : 'No failure was recorded.',
+    securityEvidenceMarkdown(status.securityEvents ?? [], { vault }),
     '### Where the PIN is',
     vault
       ? `Vault path \`${vault.path}\`, version **${vault.version}** (pending until this workflow finishes). Read it with ${readPin}. The PIN is never shown here.`
@@ -247,5 +261,8 @@ export function progressDetails(status: RegisterNumberStatus): string {
     ? `\n\nWaiting for Meta's registration window to reopen, until **${status.registration.waitingUntil}** (a durable timer; nothing to do).`
     : '';
   const budget = budgetLine(status);
-  return `**${status.stage}** for number ${status.phoneNumberId}${vault}${waiting}${budget ? `\n\n${budget}` : ''}`;
+  const evidence = securityEvidenceMarkdown(status.securityEvents ?? [], undefined);
+  return [`**${status.stage}** for number ${status.phoneNumberId}${vault}${waiting}`, budget, evidence]
+    .filter(Boolean)
+    .join('\n\n');
 }

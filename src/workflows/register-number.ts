@@ -48,6 +48,12 @@ import {
 import { recordFinished, recordParked, recordStarted } from './onboarding-metrics';
 import { budgetWaitSummary, HANDLER_DESCRIPTIONS, operatorWaitSummary, stepSummary } from './ui-descriptions';
 import { awaitingManualResetDetails, procedureText, progressDetails, runbookOf } from './operator-guide';
+import {
+  decideSecurityEvent,
+  listenForSecurityEvents,
+  noteSecurityEvent,
+  SECURITY_EVENTS_PATCH,
+} from './security-events';
 
 /**
  * Runs started before the product registered numbers replay without it: the registration stage,
@@ -195,6 +201,16 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     },
   );
 
+  listenForSecurityEvents(status, () =>
+    setCurrentDetails(
+      status.stage === 'AwaitingManualReset' ? awaitingManualResetDetails(status) : progressDetails(status),
+    ),
+  );
+  // Each Graph call uses the number's tenant's token (GRAPH_TOKEN_SOURCE=vault); older runs pass none.
+  const graphTenant = (): { tenant?: string } =>
+    input.tenant !== undefined && patched(SECURITY_EVENTS_PATCH) ? { tenant: input.tenant } : {};
+  let securityEventOutcome: RegisterNumberResult['securityEvent'];
+
   const enter = (stage: OnboardingStage) => {
     status.stage = stage;
     upsertSearchAttributes([{ key: onboardingStatusKey, value: stage }]);
@@ -211,7 +227,14 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     enter(outcome);
     recordFinished(outcome);
     await condition(allHandlersFinished);
-    return { outcome, phoneNumberId, vault: status.vault, completedAt: new Date().toISOString(), ...extra };
+    return {
+      outcome,
+      phoneNumberId,
+      vault: status.vault,
+      completedAt: new Date().toISOString(),
+      ...(securityEventOutcome ? { securityEvent: securityEventOutcome } : {}),
+      ...extra,
+    };
   };
 
   let sealedPin: SealedPin | undefined;
@@ -236,7 +259,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     let waited = false;
     for (;;) {
       try {
-        const done = await runStep('registerPhoneNumber', { phoneNumberId, version });
+        const done = await runStep('registerPhoneNumber', { phoneNumberId, version, ...graphTenant() });
         reg.budget = done.budget;
         return;
       } catch (err) {
@@ -267,7 +290,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   ): Promise<RegistrationOutcome> => {
     if (!pinSet && !notRegistered) {
       try {
-        await runStep('setTwoStepPin', { phoneNumberId, version });
+        await runStep('setTwoStepPin', { phoneNumberId, version, ...graphTenant() });
         pinSet = true;
       } catch (err) {
         // "Not registered" is what a number fresh from signup answers: registering with the
@@ -281,7 +304,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     }
     if (reg.choice === 'never') return 'notRequested';
     if (reg.choice === 'auto' && !notRegistered) {
-      const found = await runStep('lookUpRegistration', { phoneNumberId });
+      const found = await runStep('lookUpRegistration', { phoneNumberId, ...graphTenant() });
       reg.budget = found.budget;
       reg.platformType = found.platformType;
       reg.verification = found.verification;
@@ -293,22 +316,72 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     return 'registered';
   };
 
-  for (;;) {
+  // A run started for Meta's security event on a closed number: record it, then the policy decides.
+  let parkFirst: StepFailure | undefined;
+  if (input.securityEvent && patched(SECURITY_EVENTS_PATCH)) {
+    const event = input.securityEvent;
+    const at = new Date().toISOString();
     try {
-      sealedPin ??= await runStep('generatePin', { phoneNumberId });
-      status.vault ??= await runStep('storePinInVault', { phoneNumberId, workflowId, sealedPin, createdAt });
-      if (!registration) {
-        await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version });
-        status.lastError = undefined;
+      const { recordSecurityEvent } = proxyActivities<OnboardingQueue>({
+        ...profiles.vault,
+        summary: stepSummary('recordSecurityEvent', {}),
+      });
+      const recorded = await recordSecurityEvent({
+        phoneNumberId,
+        event: event.event,
+        key: event.key,
+        ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
+        ...(event.requester !== undefined ? { requester: event.requester } : {}),
+        recordedAt: at,
+      });
+      const decision = decideSecurityEvent(event, recorded, at);
+      const handling =
+        decision.kind === 'finish' ? decision.handling : decision.kind === 'reset' ? 'reset' : 'alert';
+      noteSecurityEvent(status, event, handling);
+      securityEventOutcome = { event: event.event, handling };
+      log.warn('security event handled', { phoneNumberId, event: event.event, handling });
+      if (decision.kind === 'finish') {
+        if (recorded.recorded && recorded.active) status.vault = recorded.active;
         return await finish('Completed');
       }
-      registration.outcome ??= await setPinAndRegister(registration, status.vault.version);
-      status.lastError = undefined;
-      return await finish('Completed', { registration: registration.outcome });
+      if (decision.kind === 'park') {
+        status.vault = decision.vault;
+        parkFirst = decision.failure;
+      }
     } catch (err) {
-      status.lastError = describeStepFailure(step, err);
-      status.attempts = status.lastError.attempts ?? 0;
-      if (registration) registration.budget = budgetOf(err) ?? registration.budget;
+      // The vault kept failing: nothing was decided, a person looks (retry sets a fresh PIN).
+      noteSecurityEvent(status, event, 'alert');
+      securityEventOutcome = { event: event.event, handling: 'alert' };
+      parkFirst = describeStepFailure('recordSecurityEvent', err);
+    }
+  }
+
+  for (;;) {
+    if (parkFirst) {
+      status.lastError = parkFirst;
+      parkFirst = undefined;
+    } else {
+      try {
+        sealedPin ??= await runStep('generatePin', { phoneNumberId });
+        status.vault ??= await runStep('storePinInVault', {
+          phoneNumberId,
+          workflowId,
+          sealedPin,
+          createdAt,
+        });
+        if (!registration) {
+          await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version, ...graphTenant() });
+          status.lastError = undefined;
+          return await finish('Completed');
+        }
+        registration.outcome ??= await setPinAndRegister(registration, status.vault.version);
+        status.lastError = undefined;
+        return await finish('Completed', { registration: registration.outcome });
+      } catch (err) {
+        status.lastError = describeStepFailure(step, err);
+        status.attempts = status.lastError.attempts ?? 0;
+        if (registration) registration.budget = budgetOf(err) ?? registration.budget;
+      }
     }
 
     // Park until a person acts. A failed manual reset comes back here with its own reason.
@@ -320,6 +393,10 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
       }
       status.history.push({ kind: decision.kind, ...decision.input, at: new Date().toISOString() });
       if (decision.kind === 'retry') {
+        // After a hand change, retry means a fresh PIN through the API, stored first.
+        if (status.lastError?.type === 'PinDrift' || status.lastError?.step === 'recordSecurityEvent') {
+          status.vault = undefined;
+        }
         request = undefined;
         break;
       }
@@ -389,6 +466,7 @@ interface ActivityFailureDetails {
   graphCode?: number;
   graphSubcode?: number;
   fbtraceId?: string;
+  tokenPath?: string;
 }
 
 /**
@@ -411,6 +489,7 @@ function describeStepFailure(step: StepFailure['step'], err: unknown): StepFailu
       fbtraceId: d.fbtraceId,
       httpStatus: d.httpStatus,
       attempts: d.attempt,
+      ...(d.tokenPath !== undefined ? { tokenPath: d.tokenPath } : {}),
       at,
     };
   }

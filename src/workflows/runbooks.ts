@@ -8,6 +8,8 @@ export const RUNBOOK_IDS = [
   'pin-mismatch',
   'pin-guess-limit',
   'rotate-token',
+  'tenant-token',
+  'pin-drift',
   'grant-permission',
   'verify-number',
   'deregister-then-retry',
@@ -56,6 +58,8 @@ export interface RunbookContext {
   vault?: { path: string; version: number };
   /** When the registration budget lets the next call go (ISO), for the budget runbook. */
   nextRegistrationCallAt?: string;
+  /** The vault path of the tenant's Graph token (GRAPH_TOKEN_SOURCE=vault), for the token runbooks. */
+  tokenPath?: string;
 }
 
 const REGISTRATION_STEP = 'registerPhoneNumber';
@@ -103,6 +107,8 @@ const RUNBOOK_BY_TYPE: Record<FailureType, RunbookId | ((cause: RunbookCause) =>
   ConfigError: 'fix-worker-keys',
   NoStoredPin: 'unexpected',
   UnexpectedError: 'unexpected',
+  TenantTokenMissing: 'tenant-token',
+  PinDrift: 'pin-drift',
 };
 
 /** The runbook for a failure: decided by its type, and by the step where Meta reuses codes. */
@@ -173,10 +179,44 @@ export function runbook(id: RunbookId, ctx: RunbookContext): Runbook {
       return {
         ...base,
         title: 'The Graph access token is invalid or expired',
+        steps: ctx.tokenPath
+          ? [
+              "Meta refused this tenant's business token. Get a new one: exchange a fresh Embedded Signup code for a business token, or have the client share the WABA again.",
+              `Write it to \`${ctx.tokenPath}\` (\`bao kv put ${ctx.tokenPath} access_token=@token.txt\`): workers read it on the next call, no restart. Other tenants are unaffected.`,
+              `${RETRY} The PIN is not the problem: leave it as it is in WhatsApp Manager.`,
+            ]
+          : [
+              'Create a new system-user token for the client business (Business Settings > System users > Generate new token, with whatsapp_business_management and whatsapp_business_messaging).',
+              'Put it where the workers read it (`GRAPH_ACCESS_TOKEN`, or the vault when `GRAPH_TOKEN_SOURCE=vault`) and restart the workers.',
+              `${RETRY} The PIN is not the problem: leave it as it is in WhatsApp Manager.`,
+            ],
+      };
+    case 'tenant-token':
+      return {
+        ...base,
+        title: "The vault has no Graph token for this number's tenant",
+        fix: ctx.tokenPath
+          ? `put the tenant's business token at \`${ctx.tokenPath}\``
+          : 'start the number again under a tenant that names its token (docs/pin-drift.md)',
         steps: [
-          'Create a new system-user token for the client business (Business Settings > System users > Generate new token, with whatsapp_business_management and whatsapp_business_messaging).',
-          'Put it where the workers read it (`GRAPH_ACCESS_TOKEN`, or the vault when `GRAPH_TOKEN_SOURCE=vault`) and restart the workers.',
-          `${RETRY} The PIN is not the problem: leave it as it is in WhatsApp Manager.`,
+          ctx.tokenPath
+            ? `With GRAPH_TOKEN_SOURCE=vault each tenant calls Meta with its own business-integration system-user token, read from \`${ctx.tokenPath}\`, which is empty. Nothing was sent to Meta.`
+            : "With GRAPH_TOKEN_SOURCE=vault each call needs the number's tenant, and this number has none (or one that cannot name a vault path). Nothing was sent to Meta.",
+          ctx.tokenPath
+            ? `Write the token there without leaving it in the shell history: \`bao kv put ${ctx.tokenPath} access_token=@token.txt\`; and for each of the tenant's WABAs its index entry (\`.../wabas/<waba-id> tenant=<tenant>\`). No restart is needed.`
+            : 'Terminate this workflow and start the number again with its tenant.',
+          `${RETRY} The PIN is not the problem.`,
+        ],
+      };
+    case 'pin-drift':
+      return {
+        ...base,
+        title: 'The PIN was changed by hand in WhatsApp Manager',
+        pinIsTheProblem: true,
+        steps: [
+          "Meta's security webhook reported a change made in WhatsApp Manager (when and who are above): the vault no longer holds the PIN Meta has. PIN_DRIFT_POLICY=alert leaves the decision to a person.",
+          'Either send `retry`: a fresh PIN is generated, stored in the vault first, and set through the API (what the `reset` policy does on its own).',
+          `Or set ${storedPin(ctx)} in WhatsApp Manager (the number's Settings, Two-step verification, Change PIN), then send \`manualReset\`.`,
         ],
       };
     case 'grant-permission':

@@ -13,6 +13,10 @@ export const HANDLER_DESCRIPTIONS = {
     'Send after fixing the cause (token rotated, permission granted, vault unsealed): runs the failed step again with a fresh retry budget. Input: {"operator":"your name","note":"optional"} or nothing.',
   manualResetRequest:
     'Like the manualReset signal, but answers at once: refused with the reason (not waiting, no stored PIN, no operator), or the status once the reset is done. Input: {"operator":"your name","note":"optional"}.',
+  pinChanged:
+    "Meta's security webhook: the PIN was changed in WhatsApp Manager. Sent by the trigger; shown as evidence in the status and details, it never completes the workflow.",
+  twoStepReset:
+    "Meta's security webhook: turning two-step verification off was requested (PIN_RESET_REQUEST) or done (PIN_REQUEST_SUCCESS). Sent by the trigger; shown as evidence.",
   retryRequest:
     'Like the retry signal, but answers at once: refused with the reason, or the status once the retried step finished (Completed, or waiting again with the new reason).',
 } as const;
@@ -23,7 +27,8 @@ export type SummarisedStep =
   | 'setTwoStepPin'
   | 'lookUpRegistration'
   | 'registerPhoneNumber'
-  | 'markPinActive';
+  | 'markPinActive'
+  | 'recordSecurityEvent';
 
 /** The line an activity call shows in the UI's timeline and event history. */
 export function stepSummary(step: SummarisedStep, input: object): string {
@@ -42,6 +47,8 @@ export function stepSummary(step: SummarisedStep, input: object): string {
       return `register the number on Cloud API with ${v} (counts against 10 calls per 72 h)`;
     case 'markPinActive':
       return `mark ${v} active: an operator set it by hand in WhatsApp Manager`;
+    case 'recordSecurityEvent':
+      return "record Meta's security event (WhatsApp Manager change) on the vault record: when, who";
   }
 }
 
