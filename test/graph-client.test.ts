@@ -397,11 +397,19 @@ describe('loadGraphConfig', () => {
       baseUrl: 'https://graph.facebook.com',
       apiVersion: 'v25.0',
       accessToken: 'EAAGabc',
+      tokens: { source: 'env', prefix: 'whatsapp/graph-tokens', cacheMs: 60_000 },
       maxRequestsPerSecond: 10,
       headersTimeoutMs: 20_000,
       bodyTimeoutMs: 20_000,
       isSandbox: false,
     });
+  });
+
+  it('with GRAPH_TOKEN_SOURCE=vault no GRAPH_ACCESS_TOKEN is needed: each tenant has its own', () => {
+    const config = loadGraphConfig({ GRAPH_TOKEN_SOURCE: 'vault', GRAPH_TOKEN_CACHE_SECONDS: '5' });
+    expect(config.accessToken).toBeUndefined();
+    expect(config.tokens).toEqual({ source: 'vault', prefix: 'whatsapp/graph-tokens', cacheMs: 5_000 });
+    expect(configError({ GRAPH_TOKEN_SOURCE: 'both' }).variable).toBe('GRAPH_TOKEN_SOURCE');
   });
 
   it('a loopback base URL is the sandbox: the sandbox token by default', () => {

@@ -3,6 +3,9 @@
 //   PUT|DELETE /_sandbox/scenarios/{id}    POST /_sandbox/wabas/{wabaId}    POST /_sandbox/reset
 //   PUT /_sandbox/numbers/{id} {registered?, verified?, twoStepPin?, recentRegistrationCalls?}
 //   POST /_sandbox/clock {"advanceMs": N}
+//   POST /_sandbox/numbers/{id}/change-pin | request-two-step-off | confirm-two-step-off
+//        {pin?, requester?}: a person in WhatsApp Manager; sends the signed security webhook
+//   PUT  /_sandbox/webhook {url}: where those webhooks go
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxFaults } from './sandbox-faults';
 import { HttpError } from '../http/http-error';
@@ -10,15 +13,21 @@ import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
 import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
 import { parseNumberSetup } from './number-setups';
+import { isByHandAction, parseByHandInput, type SandboxByHand } from './sandbox-by-hand';
 import { parseWabaNumbers, type SandboxState } from './sandbox-state';
 import { parseScenario, ScenarioError } from './scenarios';
 
 export type ControlApi = (req: IncomingMessage, res: ServerResponse, segments: string[]) => Promise<void>;
 
-export function createControlApi(state: SandboxState, faults: SandboxFaults, reset: () => void): ControlApi {
+export function createControlApi(
+  state: SandboxState,
+  faults: SandboxFaults,
+  reset: () => void,
+  byHand: SandboxByHand,
+): ControlApi {
   return async function handleControl(req, res, segments) {
     const method = req.method ?? 'GET';
-    const [area, id] = segments;
+    const [area, id, action] = segments;
     const body =
       method === 'PUT' || method === 'POST'
         ? (await readBody(req, SANDBOX_MAX_BODY_BYTES)).toString('utf8')
@@ -31,6 +40,26 @@ export function createControlApi(state: SandboxState, faults: SandboxFaults, res
       }
     };
     if (method === 'GET' && area === 'health' && !id) return sendJson(res, 200, { ok: true });
+    if (method === 'POST' && area === 'numbers' && id && isByHandAction(action)) {
+      if (!/^\d{1,32}$/.test(id))
+        throw new HttpError(400, 'BadRequest', 'the phone number id must be digits');
+      return sendJson(res, 200, await byHand.act(id, action, parseByHandInput(body.trim() ? json() : {})));
+    }
+    if (method === 'PUT' && area === 'webhook' && !id) {
+      const url = (json() as { url?: unknown } | null)?.url;
+      if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url))) {
+        throw new HttpError(
+          400,
+          'BadRequest',
+          'body must be {"url":"http://..."} (or {"url":null} to stop sending)',
+        );
+      }
+      byHand.setWebhookUrl(url ?? undefined);
+      return sendJson(res, 200, { url });
+    }
+    if (segments.length > 2) {
+      throw new HttpError(404, 'NotFound', `no sandbox endpoint ${method} /_sandbox/${segments.join('/')}`);
+    }
     if (method === 'GET' && area === 'numbers' && id) return sendJson(res, 200, state.numberState(id));
     if (method === 'GET' && area === 'requests' && !id)
       return sendJson(res, 200, { requests: state.requests() });

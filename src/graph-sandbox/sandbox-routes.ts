@@ -12,6 +12,7 @@ import { sendJson } from '../http/send-json';
 import { SANDBOX_MAX_BODY_BYTES } from './sandbox-limits';
 import type { FaultEndpoint } from './scenarios';
 import type { RequestLogEntry, SandboxState } from './sandbox-state';
+import { tokenFingerprint, type SandboxTokens } from './sandbox-tokens';
 import { metaError, type MetaErrorBody } from './scenarios';
 
 /** Meta's default page size for edges. */
@@ -91,7 +92,8 @@ function selectFields(info: Record<string, unknown>, url: URL): Record<string, u
 }
 
 export interface GraphRoutesOptions {
-  accessToken: string;
+  /** Which tokens reach which WABAs (the partner's accessToken reaches all). */
+  tokens: SandboxTokens;
   state: SandboxState;
   faults: SandboxFaults;
   /** "host:port" for paging links when the request has no Host header. */
@@ -106,12 +108,7 @@ export type GraphRoutes = (
   entry: RequestLogEntry,
 ) => Promise<Outcome>;
 
-export function createGraphRoutes({
-  accessToken,
-  state,
-  faults,
-  hostAndPort,
-}: GraphRoutesOptions): GraphRoutes {
+export function createGraphRoutes({ tokens, state, faults, hostAndPort }: GraphRoutesOptions): GraphRoutes {
   /** The body's PIN, or the error Meta answers for a missing or malformed one. */
   function pinFrom(
     req: IncomingMessage,
@@ -218,7 +215,13 @@ export function createGraphRoutes({
         subcode: null,
       });
     }
-    if (token !== accessToken) {
+    entry.tokenId = tokenFingerprint(token);
+    // The WABA an object belongs to: a number's WABA, or the WABA itself for its phone_numbers edge.
+    const wabaId = objectId
+      ? (state.wabaOf(objectId) ?? (state.wabaNumbers(objectId) ? objectId : undefined))
+      : undefined;
+    const verdict = tokens.verdict(token, wabaId);
+    if (verdict === 'unknown-token') {
       return sendMetaError(res, 190, {
         message: 'Invalid OAuth access token - Cannot parse access token',
         subcode: null,
@@ -231,6 +234,8 @@ export function createGraphRoutes({
         message: `(#803) Some of the aliases you requested do not exist: ${objectId}`,
       });
     }
+    // A client business's token on another client's asset, as Meta refuses it with App-Only installs.
+    if (verdict === 'not-granted') return sendMetaError(res, 200, { message: '(#200) Permissions error' });
     if (method === 'POST' && edge === undefined) state.countPost(objectId);
 
     const endpoint = endpointOf(method, edge);

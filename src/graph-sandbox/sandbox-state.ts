@@ -45,6 +45,8 @@ export interface RequestLogEntry {
   graphCode?: number;
   /** The injected fault, when a scenario produced this answer. */
   fault?: string;
+  /** Which token the call presented, as tokenFingerprint() of it (never the token). */
+  tokenId?: string;
 }
 
 export interface NumberState {
@@ -84,6 +86,8 @@ export interface SandboxState {
   pinOf(id: string): string | undefined;
   countPost(id: string): void;
   setPin(id: string, pin: string): void;
+  /** A person in WhatsApp Manager: sets (or, with null, turns off) the PIN; not an API set. */
+  setPinByHand(id: string, pin: string | null): void;
   isRegistered(id: string): boolean;
   /**
    * A /register request with this PIN, decided as Meta does: the budget first (the request counts),
@@ -256,6 +260,12 @@ export function createSandboxState(options: SandboxStateOptions = {}): SandboxSt
       record.pin = pin;
       record.pinSetAt = new Date().toISOString();
       record.pinSets++;
+    },
+    setPinByHand(id, pin) {
+      const record = recordOf(id);
+      if (pin === null) delete record.pin;
+      else record.pin = pin;
+      record.pinSetAt = new Date().toISOString();
     },
     wabaOf(phoneNumberId) {
       for (const [wabaId, list] of wabas) if (list.some((n) => n.id === phoneNumberId)) return wabaId;

@@ -11,6 +11,12 @@ import { ClientGoneError } from '../http/client-gone';
 import { HttpError } from '../http/http-error';
 import { createHttpServer, httpUrl, listen, stopServer } from '../http/http-server';
 import { PortBusyError } from '../local-stack/processes';
+import {
+  createSandboxByHand,
+  type ByHandAction,
+  type ByHandInput,
+  type ByHandResult,
+} from './sandbox-by-hand';
 import { createControlApi } from './sandbox-control-api';
 import { createSandboxFaults, type Outcome } from './sandbox-faults';
 import { SANDBOX_LIMITS } from './sandbox-limits';
@@ -24,6 +30,7 @@ import {
   type SandboxPhoneNumber,
 } from './sandbox-state';
 import type { Scenario, ScenarioMap } from './scenarios';
+import { createSandboxTokens, type SandboxTokenGrants } from './sandbox-tokens';
 
 export type {
   NumberState,
@@ -50,6 +57,12 @@ export interface GraphSandboxOptions {
   now?: () => number;
   /** One line per Graph request; never contains a PIN or a token. */
   log?: (line: string) => void;
+  /** Client businesses' tokens and the WABAs each may act on (App-Only install); accessToken reaches all. */
+  tokenGrants?: SandboxTokenGrants;
+  /** Where "WhatsApp Manager" changes send the signed security webhook (the trigger's endpoint). */
+  webhookUrl?: string;
+  /** The Meta app secret that signs those webhooks (X-Hub-Signature-256). */
+  appSecret?: string;
 }
 
 export interface GraphSandbox {
@@ -68,6 +81,10 @@ export interface GraphSandbox {
   requests(): RequestLogEntry[];
   /** Forgets PINs, counters and the request log; scenarios and WABAs go back to the start options. */
   reset(): void;
+  /** A person in WhatsApp Manager: changes the PIN, or asks for / completes turning two-step off. */
+  byHand(phoneNumberId: string, action: ByHandAction, input?: ByHandInput): Promise<ByHandResult>;
+  setWebhookUrl(url: string | undefined): void;
+  grantToken(token: string, wabas: readonly string[] | '*'): void;
 }
 
 export async function startGraphSandbox(options: GraphSandboxOptions = {}): Promise<GraphSandbox> {
@@ -77,17 +94,27 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
   const faults = createSandboxFaults(options.scenarios, sendGraphError);
   let closed = false;
   let port = 0;
+  const tokens = createSandboxTokens({
+    ...options.tokenGrants,
+    [options.accessToken ?? SANDBOX_ACCESS_TOKEN]: '*',
+  });
+  const byHand = createSandboxByHand({
+    state,
+    ...(options.appSecret !== undefined ? { appSecret: options.appSecret } : {}),
+    ...(options.webhookUrl !== undefined ? { webhookUrl: options.webhookUrl } : {}),
+  });
   const reset = () => {
     state.reset();
     faults.reset();
+    tokens.reset();
   };
   const graphRoutes = createGraphRoutes({
-    accessToken: options.accessToken ?? SANDBOX_ACCESS_TOKEN,
+    tokens,
     state,
     faults,
     hostAndPort: () => `${host}:${port}`,
   });
-  const controlApi = createControlApi(state, faults, reset);
+  const controlApi = createControlApi(state, faults, reset, byHand);
 
   /** Graph callers get Graph's error shape even for the sandbox's own refusals. */
   function answerGraphFailure(res: ServerResponse, err: unknown): Outcome {
@@ -169,5 +196,8 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     advanceClock: (ms) => state.advanceClock(ms),
     requests: () => state.requests(),
     reset,
+    byHand: (id, action, input) => byHand.act(id, action, input),
+    setWebhookUrl: (url) => byHand.setWebhookUrl(url),
+    grantToken: (token, wabas) => tokens.grant(token, wabas),
   };
 }
