@@ -20,6 +20,8 @@ export const TEST_NAMESPACES = [
   'telemetry',
   'prometheus',
   'vault-tls',
+  'drift',
+  'tenants',
   'spare-1',
   'spare-2',
 ] as const;
