@@ -144,6 +144,8 @@ export function createSecurityEventHandler(opts: SecurityEventHandlerOptions) {
         phoneNumberId,
         wabaId: event.wabaId,
         ...(tenant !== undefined ? { tenant } : {}),
+        // The number was registered before (or deliberately not): a lookup, never a register call.
+        register: before.register === 'never' ? 'never' : 'auto',
         securityEvent: payload,
       };
       try {
