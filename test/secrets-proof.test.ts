@@ -1,7 +1,8 @@
 // The proof that secrets stay secret. Real processes (the Graph sandbox CLI, the worker with its
 // least-privilege AppRole, the batch starter) run happy, throttled, permanently failed, manually
-// reset and retried numbers on the dev server. Then every PIN (read back from the vault and the
-// sandbox), the Graph token, the vault root token, the AppRole secret id and the key material are
+// reset and retried numbers on the dev server, each tenant calling Meta with its own Graph token
+// read from the vault (GRAPH_TOKEN_SOURCE=vault). Then every PIN (read back from the vault and the
+// sandbox), every Graph token, the vault root token, the AppRole secret id and the key material are
 // searched for in every byte of every history (as the server returns it, and again with every
 // payload decoded by the codec) and in every line the three processes logged: zero hits.
 // Planted secrets and the personal data the codec hides show that the search does find things.
@@ -16,11 +17,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDataConverter } from '../src/codec/data-converter';
 import { EncryptionCodec, isEncrypted } from '../src/codec/encryption-codec';
 import { parseKeyring, type Keyring } from '../src/crypto/keyring';
+import { tokenFingerprint } from '../src/graph-sandbox/sandbox-tokens';
 import { freePort } from '../src/local-stack/processes';
 import { openPin } from '../src/pin/pin-sealer';
 import { applyWorkerAccess, type WorkerAccess } from '../src/vault/apply-worker-access';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
 import { REGISTRATION_PATCH } from '../src/workflows/register-number';
+import { SECURITY_EVENTS_PATCH } from '../src/workflows/security-events';
 import {
   manualResetSignal,
   retrySignal,
@@ -258,6 +261,14 @@ const person = Object.fromEntries(
 ) as Record<Case, { display: string; wabaId: string }>;
 
 const graphToken = `EAAG${randomBytes(30).toString('base64url')}`;
+// Two client businesses, each with its own business token in the vault: the first three numbers
+// belong to one, the others to the second.
+const TENANTS = ['proof-tenant-a', 'proof-tenant-b'] as const;
+const tenantOf = (c: Case) => TENANTS[CASES.indexOf(c) < 3 ? 0 : 1];
+const tenantTokens = Object.fromEntries(
+  TENANTS.map((t) => [t, `EAAG${randomBytes(30).toString('base64url')}`]),
+) as Record<(typeof TENANTS)[number], string>;
+const tokenPrefix = `secrets-proof/${run}/graph-tokens`;
 const sealingKeys = codecKeyValue(`seal-${run}`);
 // A current key and an older one, as after a rotation: both are key material to look for.
 const payloadCodecKeys = `${codecKeyValue(`codec-${run}-2`)},${codecKeyValue(`codec-${run}-1`)}`;
@@ -283,6 +294,11 @@ const vaultPins: Array<{ id: string; version: number; pin: string; record: unkno
 const vaultActive = new Map<string, number | undefined>();
 const sandboxState = new Map<string, { pin: string | null; body: Buffer }>();
 const workerTokenPolicies: string[][] = [];
+interface SandboxRequest {
+  phoneNumberId?: string;
+  tokenId?: string;
+}
+const sandboxRequests: SandboxRequest[] = [];
 const rawHistories = new Map<Case, Buffer>();
 const decodedHistories = new Map<Case, { history: temporal.api.history.v1.History; decoded: number }>();
 
@@ -311,6 +327,7 @@ beforeAll(async () => {
     rootToken,
     mount: KV_MOUNT,
     prefix,
+    tokenPrefix,
     roleName: `secrets-proof-${run}`,
   });
   rootVault = createVaultClient({
@@ -318,6 +335,22 @@ beforeAll(async () => {
     auth: { kind: 'token', token: rootToken },
     timeoutMs: 5_000,
   });
+
+  for (const t of TENANTS) {
+    await rootVault.kvWrite(KV_MOUNT, `${tokenPrefix}/tenants/${t}`, { access_token: tenantTokens[t] });
+  }
+  const tenantsFile = join(dir, 'tenants.json');
+  writeFileSync(
+    tenantsFile,
+    JSON.stringify(
+      Object.fromEntries(
+        TENANTS.map((t) => [
+          tenantTokens[t],
+          Object.fromEntries(CASES.filter((c) => tenantOf(c) === t).map((c) => [person[c].wabaId, [ids[c]]])),
+        ]),
+      ),
+    ),
+  );
 
   const scenariosFile = join(dir, 'scenarios.json');
   writeFileSync(
@@ -335,7 +368,16 @@ beforeAll(async () => {
   sandbox = runTsx({
     name: 'graph sandbox',
     script: 'src/graph-sandbox/cli.ts',
-    args: ['--port', String(sandboxPort), '--token', graphToken, '--scenarios', scenariosFile],
+    args: [
+      '--port',
+      String(sandboxPort),
+      '--token',
+      graphToken,
+      '--scenarios',
+      scenariosFile,
+      '--tenants',
+      tenantsFile,
+    ],
     env: baseEnv(),
   });
   await sandbox.waitForLine(/Graph sandbox listening on/, 30_000);
@@ -358,6 +400,8 @@ beforeAll(async () => {
       ...temporalEnv,
       GRAPH_BASE_URL: sandboxUrl,
       GRAPH_ACCESS_TOKEN: graphToken,
+      GRAPH_TOKEN_SOURCE: 'vault',
+      VAULT_GRAPH_TOKEN_PREFIX: tokenPrefix,
       VAULT_ADDR: vaultAddress,
       VAULT_ROLE_ID: access.roleId,
       VAULT_SECRET_ID: access.secretId,
@@ -375,7 +419,7 @@ beforeAll(async () => {
     csv,
     [
       'phone_number_id,waba_id,display_phone_number,tenant',
-      ...CASES.map((c) => `${ids[c]},${person[c].wabaId},${person[c].display},secrets-proof`),
+      ...CASES.map((c) => `${ids[c]},${person[c].wabaId},${person[c].display},${tenantOf(c)}`),
     ].join('\n') + '\n',
   );
   starter = runTsx({
@@ -447,6 +491,9 @@ beforeAll(async () => {
     sandboxState.set(ids[c], { pin: (JSON.parse(body.toString()) as { pin: string | null }).pin, body });
   }
 
+  const logged = await request(`${sandboxUrl}/_sandbox/requests`);
+  sandboxRequests.push(...((await logged.body.json()) as { requests: SandboxRequest[] }).requests);
+
   // Whose tokens did the worker use? Those its AppRole login created (the test itself never logs in).
   const accessors = await rootVault.request({
     method: 'GET',
@@ -500,6 +547,7 @@ function pinSecrets(): Secret[] {
 function credentialSecrets(): Secret[] {
   return [
     { label: 'Graph access token', value: graphToken },
+    ...TENANTS.map((t) => ({ label: `Graph token of ${t}`, value: tenantTokens[t] })),
     { label: 'vault root token', value: inject('vaultRootToken') },
     { label: 'AppRole secret id', value: access.secretId },
     ...keyBytesOf(sealingKeys).map((key) => ({ label: 'PIN sealing key (bytes)', value: key })),
@@ -591,6 +639,13 @@ describe('the run', () => {
     expect([graphCalls(ids.retried, 401), graphCalls(ids.retried, 200)]).toEqual([1, 1]);
     expect([graphCalls(ids.manual, 401), graphCalls(ids.manual, 200)]).toEqual([1, 0]);
     expect([graphCalls(ids.registered, 400), graphCalls(`${ids.registered}/register`, 200)]).toEqual([1, 1]);
+  });
+
+  it("called Meta for each number with its own tenant's token, read from the vault", () => {
+    for (const c of CASES) {
+      const used = new Set(sandboxRequests.filter((r) => r.phoneNumberId === ids[c]).map((r) => r.tokenId));
+      expect([...used]).toEqual([tokenFingerprint(tenantTokens[tenantOf(c)])]);
+    }
   });
 
   it('ran the worker on its AppRole, whose tokens carry the worker policy only', () => {
@@ -707,10 +762,10 @@ describe('zero hits', () => {
           payloads++;
           if (inPatchMarker) {
             // The SDK's own marker for patched(): the patch id and a flag, in clear, and nothing else.
-            expect(JSON.parse(Buffer.from(payload.data ?? []).toString())).toEqual({
-              id: REGISTRATION_PATCH,
-              deprecated: false,
-            });
+            const marker = JSON.parse(Buffer.from(payload.data ?? []).toString()) as unknown;
+            expect(
+              [REGISTRATION_PATCH, SECURITY_EVENTS_PATCH].map((id) => ({ id, deprecated: false })),
+            ).toContainEqual(marker);
           } else if (searchAttribute === undefined) {
             expect(
               isEncrypted(payload),
@@ -718,7 +773,9 @@ describe('zero hits', () => {
             ).toBe(true);
           } else if (searchAttribute === 'TemporalChangeVersion') {
             // Temporal's own attribute for patched(): the patch ids a run took, nothing else.
-            expect(JSON.parse(Buffer.from(payload.data ?? []).toString())).toEqual([REGISTRATION_PATCH]);
+            const taken = JSON.parse(Buffer.from(payload.data ?? []).toString()) as unknown[];
+            expect(taken[0]).toBe(REGISTRATION_PATCH);
+            for (const id of taken) expect([REGISTRATION_PATCH, SECURITY_EVENTS_PATCH]).toContain(id);
           } else {
             expect(searchAttribute).toBe('OnboardingStatus');
             expect(STAGES).toContain(JSON.parse(Buffer.from(payload.data ?? []).toString()));

@@ -9,6 +9,9 @@ import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
 import { SANDBOX_ACCESS_TOKEN } from '../graph/graph-config';
 import { loadNumberSetupFile, numberSetupsFromEnv, NUMBERS_ENV } from './number-setups';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../cli/usage-error';
+import { parseSandboxTenants } from './sandbox-tokens';
 import { loadScenarioFile, scenariosFromEnv, SCENARIOS_ENV, type ScenarioMap } from './scenarios';
 import { DEFAULT_SANDBOX_PORT, startGraphSandbox } from './server';
 
@@ -28,11 +31,16 @@ Options:
                      "9012":{"registered":false,"recentRegistrationCalls":10}}
                     (fields registered, verified, twoStepPin, recentRegistrationCalls; without an
                     entry a number is verified and registered on Cloud API, with no two-step PIN)
+  --tenants FILE    client businesses' tokens, each reaching only its WABAs (App-Only install):
+                    {"<token>": {"<waba id>": ["<phone-number id>", ...]}}
   --quiet           do not print one line per request
   --help            show this help
 
 Environment: ${SCENARIOS_ENV} and ${NUMBERS_ENV} hold scenarios and number setups in the same
 JSON forms (a file wins per key).
+With WHATSAPP_APP_SECRET and GRAPH_SANDBOX_WEBHOOK_URL (the trigger's /webhooks/whatsapp), the
+WhatsApp Manager actions below send Meta's signed security webhook there:
+  POST /_sandbox/numbers/{id}/change-pin | request-two-step-off | confirm-two-step-off {pin?, requester?}
 Control while running: PUT/DELETE /_sandbox/scenarios/{id}, POST /_sandbox/wabas/{wabaId},
 PUT /_sandbox/numbers/{id}, GET /_sandbox/numbers/{id}, GET /_sandbox/requests,
 POST /_sandbox/clock {"advanceMs":N}, POST /_sandbox/reset.
@@ -40,7 +48,7 @@ POST /_sandbox/clock {"advanceMs":N}, POST /_sandbox/reset.
 
 async function main(io: CliIo): Promise<number> {
   const { values } = parseFlags(io, {
-    strings: 'port host token scenarios numbers',
+    strings: 'port host token scenarios numbers tenants',
     booleans: 'quiet',
     help: HELP,
   });
@@ -63,12 +71,19 @@ async function main(io: CliIo): Promise<number> {
     ...(values.numbers ? loadNumberSetupFile(values.numbers) : {}),
   };
 
+  const tenants = values.tenants ? readTenants(values.tenants) : undefined;
+  const appSecret = io.env.WHATSAPP_APP_SECRET?.trim();
+  const webhookUrl = io.env.GRAPH_SANDBOX_WEBHOOK_URL?.trim();
+
   const sandbox = await startGraphSandbox({
     port,
     host,
     accessToken: token,
     scenarios,
     numbers,
+    ...(tenants ? { tokenGrants: tenants.grants, wabas: tenants.wabas } : {}),
+    ...(appSecret ? { appSecret } : {}),
+    ...(webhookUrl ? { webhookUrl } : {}),
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   }).catch((err: unknown) => {
     throw listenFailure(err, host, port);
@@ -90,6 +105,22 @@ async function main(io: CliIo): Promise<number> {
   console.log(`graph-sandbox: ${signal}, stopping`);
   await sandbox.close();
   return EXIT_OK;
+}
+
+function readTenants(file: string) {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--tenants ${file}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    return parseSandboxTenants(JSON.parse(text), `--tenants ${file}`);
+  } catch (err) {
+    throw new UsageError(
+      err instanceof SyntaxError ? `--tenants ${file}: not JSON (${err.message})` : (err as Error).message,
+    );
+  }
 }
 
 if (require.main === module) runMain({ name: 'graph-sandbox', stop: { again: 'wait' } }, main);

@@ -43,3 +43,36 @@ export function createSandboxTokens(initial: SandboxTokenGrants): SandboxTokens 
     },
   };
 }
+
+/** Client businesses as the sandbox CLI reads them: token -> WABA id -> the WABA's phone-number ids. */
+export type SandboxTenants = Record<string, Record<string, string[]>>;
+
+/** Grants and WABAs from a `--tenants` file; throws with the place of the first problem. */
+export function parseSandboxTenants(
+  value: unknown,
+  where: string,
+): {
+  grants: SandboxTokenGrants;
+  wabas: Record<string, Array<{ id: string }>>;
+} {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: ${what} (expected {"<token>": {"<waba id>": ["<phone-number id>", ...]}})`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not an object');
+  const grants: SandboxTokenGrants = {};
+  const wabas: Record<string, Array<{ id: string }>> = {};
+  for (const [token, byWaba] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^[\x21-\x7e]+$/.test(token)) fail('a token has spaces or non-printable characters');
+    if (typeof byWaba !== 'object' || byWaba === null || Array.isArray(byWaba))
+      fail('a token maps to no WABAs');
+    for (const [wabaId, ids] of Object.entries(byWaba as Record<string, unknown>)) {
+      if (!/^\d{1,32}$/.test(wabaId)) fail(`WABA id "${wabaId.slice(0, 40)}" is not digits`);
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && /^\d{1,32}$/.test(id))) {
+        fail(`WABA ${wabaId} must list phone-number ids (digits)`);
+      }
+      wabas[wabaId] = (ids as string[]).map((id) => ({ id }));
+    }
+    grants[token] = Object.keys(byWaba as Record<string, unknown>);
+  }
+  return { grants, wabas };
+}
