@@ -12,6 +12,14 @@ import { envTokenSource, vaultTokenSource } from '../src/graph/graph-token-sourc
 import { createTenantGraph } from '../src/graph/tenant-graph';
 import { TenantTokenError, tenantTokenFailure } from '../src/graph/tenant-token-error';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
+import {
+  EXAMPLE_BATCH_FILE,
+  localTenantToken,
+  readExampleTenants,
+  sandboxGrantsOf,
+  seedTenantTokens,
+  type ExampleTenant,
+} from '../src/local-stack/example-tenants';
 import { createPinStore } from '../src/vault/pin-store';
 import { createSecurityEventRecorder, SECURITY_EVENT_METADATA } from '../src/vault/security-event-record';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
@@ -220,5 +228,55 @@ describe('security events on the vault record', () => {
       await record({ phoneNumberId: '999999', event: 'PIN_CHANGED', key: 'c'.repeat(24), recordedAt: 'x' }),
     ).toEqual({ recorded: false });
     expect(await vault.kvReadMetadata('secret', `${pinPrefix}/999999`)).toBeUndefined();
+  });
+});
+
+describe('the local stack seeds a token per example tenant', () => {
+  it("writes each tenant's token and WABA index once, and the sandbox takes it for that tenant's WABAs only", async () => {
+    const tenants = await readExampleTenants(EXAMPLE_BATCH_FILE);
+    expect(tenants.map((t) => t.tenant)).toEqual([
+      'acme-retail',
+      'bluebird-travel',
+      'corner-bakery',
+      'delta-clinics',
+    ]);
+    const prefix = `test-seed-${run}/graph-tokens`;
+    const written = await seedTenantTokens({ vault, mount: 'secret', prefix, tenants });
+    expect(written).toBe(tenants.length + tenants.reduce((n, t) => n + Object.keys(t.wabas).length, 0));
+    expect(await seedTenantTokens({ vault, mount: 'secret', prefix, tenants })).toBe(0);
+
+    const tokens = vaultTokenSource({ vault, mount: 'secret', config: { prefix, cacheMs: 0 } });
+    const [acme, bluebird] = tenants as [ExampleTenant, ExampleTenant];
+    const acmeWaba = Object.keys(acme.wabas)[0] ?? '';
+    const bluebirdWaba = Object.keys(bluebird.wabas)[0] ?? '';
+    expect(await tokens.tenantOfWaba(acmeWaba)).toBe('acme-retail');
+    expect((await tokens.credentialFor('acme-retail')).token).toBe(localTenantToken('acme-retail'));
+
+    const local = await startGraphSandbox({
+      tokenGrants: sandboxGrantsOf(tenants),
+      wabas: Object.assign({}, ...tenants.map((t) => t.wabas)) as Record<string, Array<{ id: string }>>,
+    });
+    try {
+      const graph = createTenantGraph({
+        tokens,
+        clientFor: (accessToken) =>
+          createGraphClient({
+            baseUrl: local.url,
+            apiVersion: 'v25.0',
+            accessToken,
+            headersTimeoutMs: 5_000,
+            bodyTimeoutMs: 5_000,
+          }),
+      });
+      const listed = await graph.listPhoneNumbers({ wabaId: acmeWaba, tenant: 'acme-retail' });
+      expect(listed.map((n) => n.id)).toEqual(acme.wabas[acmeWaba]?.map((n) => n.id));
+      const refused = await graph
+        .listPhoneNumbers({ wabaId: bluebirdWaba, tenant: 'acme-retail' })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ type: 'GraphPermissionError', graphCode: 200 });
+      expect((refused as Error).message).toContain(`secret/${prefix}/tenants/acme-retail`);
+    } finally {
+      await local.close();
+    }
   });
 });

@@ -15,8 +15,10 @@ import {
   codecServerService,
   DEFAULT_PRODUCT_PORTS,
   graphSandboxService,
+  LOCAL_KV_MOUNT,
   workerAppRoleService,
 } from './product-services';
+import { exampleTenantTokensService } from './example-tenants';
 import { ensureProductionBinaries } from './production-binaries';
 import { defaultProductionDataDir, startProductionStack } from './production-stack';
 import { createLineLogger } from '../logging/line-logger';
@@ -41,6 +43,7 @@ const DEFAULT_METRICS_PORT = Number(LOCAL_STACK_METRICS_BIND_ADDRESS.split(':').
 function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
   return [
     workerAppRoleService(),
+    exampleTenantTokensService({ mount: LOCAL_KV_MOUNT }),
     graphSandboxService({ port: settings.graphPort }),
     codecServerService({ port: settings.codecPort }),
     // --production runs its workers as processes of their own (--workers).

@@ -4,10 +4,14 @@
 // mean nothing outside the sandbox; they are derived from the tenant name so a restarted stack
 // seeds the same ones.
 import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
 import { readRows } from '../batch/read-rows';
 import { RowValidator } from '../batch/validate-row';
 import type { SandboxPhoneNumber } from '../graph-sandbox/sandbox-state';
+import { DEFAULT_GRAPH_TOKEN_PREFIX } from '../graph/graph-token-config';
 import type { KvV2 } from '../vault/kv-v2';
+import { createVaultClient } from '../vault/vault-client';
+import type { ExtraServiceStarter } from './stack';
 
 export interface ExampleTenant {
   tenant: string;
@@ -58,4 +62,49 @@ export async function seedTenantTokens(opts: {
     for (const wabaId of Object.keys(wabas)) await put(`${opts.prefix}/wabas/${wabaId}`, { tenant });
   }
   return written;
+}
+
+/** The example batch that `npm start` onboards and whose tenants the local stack seeds. */
+export const EXAMPLE_BATCH_FILE = join(__dirname, '..', '..', 'examples', 'numbers.csv');
+
+let examples: Promise<ExampleTenant[]> | undefined;
+/** The example batch's tenants, read once per process. */
+export function exampleTenants(): Promise<ExampleTenant[]> {
+  examples ??= readExampleTenants(EXAMPLE_BATCH_FILE);
+  return examples;
+}
+
+/** Sandbox grants: each example tenant's token reaches that tenant's WABAs only. */
+export function sandboxGrantsOf(tenants: readonly ExampleTenant[]): Record<string, string[]> {
+  return Object.fromEntries(tenants.map((t) => [localTenantToken(t.tenant), Object.keys(t.wabas)]));
+}
+
+/**
+ * Seeds a Graph token per example tenant (and the WABA index) under the default token prefix, so
+ * `GRAPH_TOKEN_SOURCE=vault npm run worker -- --local` calls the sandbox with each tenant's own.
+ */
+export function exampleTenantTokensService(opts: { mount: string; prefix?: string }): ExtraServiceStarter {
+  return async (stack) => {
+    const prefix = opts.prefix ?? DEFAULT_GRAPH_TOKEN_PREFIX;
+    const vault = createVaultClient({
+      address: stack.vaultAddress,
+      auth: { kind: 'token', token: stack.vaultToken },
+      timeoutMs: 10_000,
+    });
+    try {
+      const tenants = await exampleTenants();
+      await seedTenantTokens({ vault, mount: opts.mount, prefix, tenants });
+      return {
+        name: 'tenant Graph tokens',
+        url: `${stack.vaultAddress}/v1/${opts.mount}/data/${prefix}/tenants/`,
+        notes: [
+          `A sandbox Graph token per example tenant (${tenants.map((t) => t.tenant).join(', ')}) at ${opts.mount}/${prefix}/tenants/<tenant>: ` +
+            'GRAPH_TOKEN_SOURCE=vault makes the worker use them',
+        ],
+        stop: async () => {},
+      };
+    } finally {
+      await vault.close();
+    }
+  };
 }

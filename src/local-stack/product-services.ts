@@ -13,6 +13,7 @@ import { applyWorkerAccess } from '../vault/apply-worker-access';
 import { WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
 import { join } from 'node:path';
 import { codecSignIn, codecSignInLines } from './codec-sign-in';
+import { exampleTenants, sandboxGrantsOf } from './example-tenants';
 import { assertPortFree } from './processes';
 import type { ExtraServiceStarter } from './stack';
 
@@ -28,9 +29,13 @@ export function graphSandboxService(opts: {
 }): ExtraServiceStarter {
   return async () => {
     await assertPortFree(opts.port, 'Graph sandbox');
+    // The example tenants' own tokens reach their WABAs only, beside the partner's sandbox token.
+    const tenants = await exampleTenants();
     const sandbox = await startGraphSandbox({
       port: opts.port,
       accessToken: SANDBOX_ACCESS_TOKEN,
+      tokenGrants: sandboxGrantsOf(tenants),
+      wabas: Object.assign({}, ...tenants.map((t) => t.wabas)) as Record<string, Array<{ id: string }>>,
       scenarios: { ...scenariosFromEnv(process.env), ...opts.scenarios },
       numbers: { ...numberSetupsFromEnv(process.env), ...opts.numbers },
     });
