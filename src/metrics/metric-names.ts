@@ -38,6 +38,10 @@ export const PRODUCT_METRICS = {
     name: 'whatsapp_vault_failures',
     help: 'Vault calls that failed, by failure type (VaultSealed, VaultUnavailable, VaultPermissionDenied, ...)',
   },
+  securityEvents: {
+    name: 'whatsapp_security_events',
+    help: "Meta security webhook events (PIN_CHANGED, PIN_RESET_REQUEST, PIN_REQUEST_SUCCESS) by the product's handling and drift policy",
+  },
 } as const;
 
 /** Histogram boundaries in seconds: onboarding runs from seconds to the 14-day deadline. */
