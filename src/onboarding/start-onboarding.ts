@@ -32,6 +32,10 @@ export interface StartOnboardingOptions {
   taskQueue?: string;
   /** Gives up on the Temporal calls after this point in time (ms since epoch or a Date). */
   deadline?: number | Date;
+  /** Kept on the run (e.g. the security event a run was started for, to recognise a redelivery). */
+  memo?: Record<string, unknown>;
+  /** Put before the UI's summary line, e.g. "PIN_CHANGED reported". */
+  summaryPrefix?: string;
 }
 
 export interface StartOnboardingResult {
@@ -118,7 +122,8 @@ async function startOrReport(
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
           : WorkflowIdReusePolicy.REJECT_DUPLICATE,
         typedSearchAttributes: [{ key: onboardingStatusKey, value: 'GeneratingPin' }],
-        staticSummary: onboardingSummary(input),
+        staticSummary: `${opts.summaryPrefix ? `${opts.summaryPrefix} · ` : ''}${onboardingSummary(input)}`,
+        ...(opts.memo ? { memo: opts.memo } : {}),
         staticDetails: onboardingDetails(input),
       });
       return {

@@ -7,17 +7,10 @@
 // finds it on the latest run (or, racing the first, loses the start and finds it then), and the
 // workflow itself ignores a key its vault record or its status already holds.
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-} from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { onboardingSummary } from '../onboarding/start-onboarding';
+import { startOnboarding } from '../onboarding/start-onboarding';
 import type { OnboardingOptions } from '../onboarding/onboarding-config';
 import {
-  ONBOARDING_TASK_QUEUE,
-  WORKFLOW_TYPE,
   pinChangedSignal,
   twoStepResetSignal,
   workflowIdFor,
@@ -62,8 +55,6 @@ export interface SecurityEventHandlerOptions {
   taskQueue?: string;
   now?: () => Date;
 }
-
-type RegisterNumberWorkflow = (input: RegisterNumberInput) => Promise<unknown>;
 
 export function createSecurityEventHandler(opts: SecurityEventHandlerOptions) {
   const now = opts.now ?? (() => new Date());
@@ -148,26 +139,17 @@ export function createSecurityEventHandler(opts: SecurityEventHandlerOptions) {
         register: before.register === 'never' ? 'never' : 'auto',
         securityEvent: payload,
       };
-      try {
-        const handle = await client.workflow.start<RegisterNumberWorkflow>(WORKFLOW_TYPE, {
-          workflowId,
-          taskQueue: opts.taskQueue ?? ONBOARDING_TASK_QUEUE,
-          args: [input],
-          // A closed run is replaced (that is the point); a running one never is.
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-          memo: { [SECURITY_EVENT_MEMO_KEY]: event.key },
-          staticSummary: `${event.event} reported · ${onboardingSummary(input)}`,
-          staticDetails:
-            `**Meta reported \`${event.event}\`** for phone-number id \`${phoneNumberId}\` ` +
-            `(WhatsApp Manager, ${event.occurredAt ?? 'time not given'}). This run records it on the ` +
-            `vault record and applies the drift policy \`${opts.policy}\` (docs/pin-drift.md).`,
-        });
-        return { ...known, outcome: 'started', runId: handle.firstExecutionRunId };
-      } catch (err) {
-        // Another delivery (or an operator) started a run meanwhile: look again, once.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 2) throw err;
-      }
+      // A closed run is replaced (that is the point); a running one never is.
+      const started = await startOnboarding(client, input, {
+        reonboard: true,
+        taskQueue: opts.taskQueue,
+        memo: { [SECURITY_EVENT_MEMO_KEY]: event.key },
+        summaryPrefix: `${event.event} reported`,
+      });
+      if (started.outcome !== 'already-running')
+        return { ...known, outcome: 'started', runId: started.runId };
+      // Another delivery (or an operator) started a run meanwhile: look again, once.
+      if (attempt >= 2) return { ...known, outcome: 'duplicate', runId: started.runId };
     }
   };
 }
