@@ -27,6 +27,7 @@ COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # tsc copies no assets: the worker's vault policy, read by dist/vault/ (vault setup from this image).
 COPY --from=build /app/src/vault/worker-policy.hcl ./dist/vault/worker-policy.hcl
+COPY --from=build /app/src/vault/trigger-policy.hcl ./dist/vault/trigger-policy.hcl
 COPY package.json ./
 # Files stay root-owned and read-only to the process: it has nothing to write but /tmp.
 USER node

@@ -6,7 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyWorkerAccess, renderWorkerPolicy, type WorkerAccess } from '../src/vault/apply-worker-access';
+import {
+  applyWorkerAccess,
+  renderTriggerPolicy,
+  renderWorkerPolicy,
+  type WorkerAccess,
+} from '../src/vault/apply-worker-access';
 import { createPinStore } from '../src/vault/pin-store';
 import { runSetupCli } from '../src/vault/setup-cli';
 import { createVaultClient, type VaultAuthEvent, type VaultClient } from '../src/vault/vault-client';
@@ -102,6 +107,39 @@ describe('worker AppRole', () => {
       () => worker.kvReadMetadata('secret', `${tokenPrefix}/tenants/acme`),
     ];
     for (const call of denied) expect((await vaultFailure(call())).type).toBe('VaultPermissionDenied');
+  });
+
+  it("gives the trigger read on the tenants' tokens and the WABA index, and no PIN", async () => {
+    const tokenPrefix = `test-trigger-${run}/graph-tokens`;
+    const admin = createVaultClient({ address, auth: { kind: 'token', token: rootToken }, timeoutMs: 5_000 });
+    clients.push(admin);
+    const policyName = `pin-trigger-test-${run}`;
+    await admin.request({
+      method: 'PUT',
+      path: `sys/policies/acl/${policyName}`,
+      body: { policy: renderTriggerPolicy('secret', tokenPrefix) },
+    });
+    const created = await admin.request({
+      method: 'POST',
+      path: 'auth/token/create',
+      body: { policies: [policyName], no_default_policy: true, ttl: '10m' },
+    });
+    const token = (created.body as { auth: { client_token: string } }).auth.client_token;
+    await admin.kvWrite('secret', `${tokenPrefix}/tenants/acme`, { access_token: 'acme-token' });
+    await admin.kvWrite('secret', `${tokenPrefix}/wabas/1`, { tenant: 'acme' });
+    await admin.kvWrite('secret', `${prefix}/900000000000001`, { pin: '123456' });
+    const trigger = createVaultClient({ address, auth: { kind: 'token', token }, timeoutMs: 5_000 });
+    clients.push(trigger);
+    expect((await trigger.kvRead('secret', `${tokenPrefix}/wabas/1`))?.data).toEqual({ tenant: 'acme' });
+    expect((await trigger.kvRead('secret', `${tokenPrefix}/tenants/acme`))?.data.access_token).toBe(
+      'acme-token',
+    );
+    expect((await vaultFailure(trigger.kvRead('secret', `${prefix}/900000000000001`))).type).toBe(
+      'VaultPermissionDenied',
+    );
+    expect(
+      (await vaultFailure(trigger.kvWrite('secret', `${tokenPrefix}/wabas/2`, { tenant: 'x' }))).type,
+    ).toBe('VaultPermissionDenied');
   });
 
   it('can store, read back and mark active a PIN under its prefix', async () => {

@@ -60,20 +60,29 @@ export function renderWorkerPolicy(
       throw new Error(`invalid KV ${what} "${value}" for the worker policy: use segments of [A-Za-z0-9_.-]`);
     }
   }
-  return readPolicyTemplate()
+  return readPolicyTemplate('worker-policy.hcl')
     .replaceAll('{{KV_MOUNT}}', mount)
     .replaceAll('{{PIN_PREFIX}}', prefix)
     .replaceAll('{{TOKEN_PREFIX}}', tokenPrefix);
 }
 
-function readPolicyTemplate(): string {
+/** The trigger's policy (GRAPH_TOKEN_SOURCE=vault): read the tenants' tokens and the WABA index only. */
+export function renderTriggerPolicy(mount: string, tokenPrefix: string = DEFAULT_GRAPH_TOKEN_PREFIX): string {
+  for (const value of [mount, tokenPrefix]) {
+    if (!VAULT_PATH_PATTERN.test(value)) {
+      throw new Error(`invalid KV path "${value}" for the trigger policy: use segments of [A-Za-z0-9_.-]`);
+    }
+  }
+  return readPolicyTemplate('trigger-policy.hcl')
+    .replaceAll('{{KV_MOUNT}}', mount)
+    .replaceAll('{{TOKEN_PREFIX}}', tokenPrefix);
+}
+
+function readPolicyTemplate(name: string): string {
   // Next to this file under tsx; a compiled copy in dist/vault/ falls back to the source tree.
-  const candidates = [
-    join(__dirname, 'worker-policy.hcl'),
-    join(__dirname, '..', '..', 'src', 'vault', 'worker-policy.hcl'),
-  ];
+  const candidates = [join(__dirname, name), join(__dirname, '..', '..', 'src', 'vault', name)];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`worker-policy.hcl not found (looked in ${candidates.join(', ')})`);
+  if (!found) throw new Error(`${name} not found (looked in ${candidates.join(', ')})`);
   return readFileSync(found, 'utf8');
 }
 
