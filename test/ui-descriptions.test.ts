@@ -58,6 +58,8 @@ describe('the UI reads', () => {
     expect(described(meta.definition?.signalDefinitions)).toEqual({
       manualReset: HANDLER_DESCRIPTIONS.manualReset,
       retry: HANDLER_DESCRIPTIONS.retry,
+      pinChanged: HANDLER_DESCRIPTIONS.pinChanged,
+      twoStepReset: HANDLER_DESCRIPTIONS.twoStepReset,
     });
     expect(described(meta.definition?.updateDefinitions)).toEqual({
       manualResetRequest: HANDLER_DESCRIPTIONS.manualResetRequest,
