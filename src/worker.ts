@@ -27,7 +27,7 @@ Environment (see README "Configuration"): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, 
 TEMPORAL_TLS_*; GRAPH_BASE_URL, GRAPH_API_VERSION, GRAPH_ACCESS_TOKEN, GRAPH_MAX_REQUESTS_PER_SECOND;
 VAULT_ADDR, VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID, VAULT_NAMESPACE, VAULT_KV_MOUNT,
 VAULT_PIN_PREFIX; PIN_SEALING_KEYS; PAYLOAD_CODEC_KEYS; METRICS_BIND_ADDRESS (Prometheus /metrics,
-off unless set; 127.0.0.1:9464 with --local); LOG_FORMAT (json or text; json when stdout is not a
+off unless set; npm run stack's own worker serves 127.0.0.1:9464); LOG_FORMAT (json or text; json when stdout is not a
 terminal); LOG_LEVEL (INFO).
 
 Exit codes: 0 stopped cleanly, 2 configuration or connection error, 1 anything else.`;

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 
-/** What the local stack's worker binds when nothing else is said. */
+/** Where `npm run stack` serves its in-process worker's metrics unless --metrics-port says otherwise. */
 export const LOCAL_STACK_METRICS_BIND_ADDRESS = '127.0.0.1:9464';
 
 const EXAMPLE = 'an IP address and port such as 0.0.0.0:9464 or [::]:9464';

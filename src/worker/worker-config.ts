@@ -11,7 +11,7 @@ import { defaultStackDataDir } from '../local-stack/stack';
 import { loadPinSealingKeyring } from '../pin/sealing-config';
 import { loadTemporalSettings, type TemporalSettings } from '../temporal/temporal-connection';
 import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig, type VaultConfig } from '../vault/vault-config';
-import { LOCAL_STACK_METRICS_BIND_ADDRESS, loadMetricsBindAddress } from '../metrics/metrics-config';
+import { loadMetricsBindAddress } from '../metrics/metrics-config';
 
 /** Where the local stack leaves the worker's AppRole credentials (git-ignored). */
 export const WORKER_APPROLE_FILE_NAME = 'worker-approle.json';
@@ -56,9 +56,8 @@ export function loadWorkerConfig(env: Env, opts: { local: boolean }): WorkerConf
     vault: loadVaultConfig(effectiveEnv, opts.local ? { address: LOCAL_STACK_VAULT_ADDRESS } : {}),
     sealingKeyring: loadPinSealingKeyring(effectiveEnv, opts),
     codecKeyring: loadCodecKeyring(effectiveEnv, opts),
-    metricsBindAddress: loadMetricsBindAddress(
-      effectiveEnv,
-      opts.local ? LOCAL_STACK_METRICS_BIND_ADDRESS : undefined,
-    ),
+    // Off unless asked, --local included: several local workers, or one beside the stack's own
+    // (which serves 127.0.0.1:9464), would all want the same port.
+    metricsBindAddress: loadMetricsBindAddress(effectiveEnv),
   };
 }

@@ -35,6 +35,7 @@ import {
 } from '../../src/workflows/messages';
 import { waitForStage } from '../support/workflow-polling';
 import { chromiumInstalled, CHROMIUM_PATH, EngineerSession } from './engineer-session';
+import { HANDLER_DESCRIPTIONS } from '../../src/workflows/ui-descriptions';
 
 const SCREENSHOTS = join(__dirname, '..', '..', 'test-results', 'engineer-day');
 
@@ -146,8 +147,10 @@ async function sendSignal(name: 'manualReset' | 'retry', input: string): Promise
   await browser.click(page.getByRole('menuitem', { name: 'Send a Signal' }));
   const dialog = page.locator('dialog[open]');
   await browser.click(dialog.getByTestId('signal-select-button'));
-  // The option reads the signal's name followed by its description (the UI shows both).
-  await browser.click(dialog.getByRole('option', { name: new RegExp(`^${name}\\b`) }));
+  // Each option shows the handler's description under its name (src/workflows/ui-descriptions.ts).
+  const option = dialog.getByRole('option', { name: new RegExp(`^${name}(?![A-Za-z])`) });
+  expect(await option.innerText()).toContain(HANDLER_DESCRIPTIONS[name]);
+  await browser.click(option);
   const editor = dialog.getByRole('textbox', { name: 'Data' });
   await browser.click(editor);
   await editor.fill(input);
