@@ -40,13 +40,17 @@ import { createPinStore } from '../src/vault/pin-store';
 import { createVaultClient } from '../src/vault/vault-client';
 import {
   manualResetSignal,
+  pinChangedSignal,
   retrySignal,
   retryUpdate,
   statusQuery,
   workflowIdFor,
+  type PinDriftPolicy,
   type RegisterNumberInput,
   type RegisterNumberStatus,
+  type SecurityEventInput,
 } from '../src/workflows/messages';
+import { SECURITY_EVENT_MEMO_KEY } from '../src/trigger/security-event-handler';
 
 const HISTORIES_DIR = resolve(__dirname, '..', 'test', 'histories');
 const GRAPH_TOKEN = `record-${randomBytes(8).toString('hex')}`;
@@ -62,6 +66,10 @@ interface Recording {
   timeSkipping?: boolean;
   /** What an operator does while the run is open; the run is then followed to its close. */
   operate?: (ctx: OperatorContext) => Promise<void>;
+  /** A run of the same number completed first (not recorded): the recorded run replaces it. */
+  completedBefore?: RegisterNumberInput;
+  /** The memo a security-event run carries (the trigger's redelivery guard). */
+  memo?: Record<string, unknown>;
 }
 
 interface OperatorContext {
@@ -86,6 +94,38 @@ async function waitFor(
 }
 
 const parked = (s: RegisterNumberStatus) => s.stage === 'AwaitingManualReset';
+
+const FIXTURE_WABA = '200000000000001';
+
+/** Meta's `security` event as the trigger hands it on (docs/pin-drift.md); fixed for stable files. */
+function pinChanged(phoneNumberSuffix: string, key: string, policy: PinDriftPolicy): SecurityEventInput {
+  return {
+    event: 'PIN_CHANGED',
+    key,
+    wabaId: FIXTURE_WABA,
+    displayPhoneNumber: `+1 555-010-${phoneNumberSuffix}`,
+    occurredAt: '2026-11-30T09:15:00.000Z',
+    receivedAt: '2026-11-30T09:15:02.000Z',
+    policy,
+  };
+}
+
+/** A run the trigger starts for a security event on a completed number (after its first run). */
+function driftRecording(
+  file: string,
+  id: string,
+  event: SecurityEventInput,
+  extra: Partial<Recording> = {},
+): Recording {
+  const first: RegisterNumberInput = { phoneNumberId: id, tenant: 'fixture', wabaId: FIXTURE_WABA };
+  return {
+    file,
+    completedBefore: first,
+    input: { ...first, register: 'auto', securityEvent: event },
+    memo: { [SECURITY_EVENT_MEMO_KEY]: event.key },
+    ...extra,
+  };
+}
 
 // Fixed, obviously fake phone-number ids: the files are compared across re-recordings.
 const RECORDINGS: Recording[] = [
@@ -162,6 +202,36 @@ const RECORDINGS: Recording[] = [
     // A two-step PIN set by hand, different from any the product generates: Meta answers 133005.
     setup: { registered: false, twoStepPin: '135024' },
   },
+  // Recorded with security events (the security-events-and-tenant-tokens patch, docs/pin-drift.md).
+  driftRecording('drift-reset.json', '100000000000009', pinChanged('0009', 'a1b2c3d4e5f60709', 'reset')),
+  driftRecording(
+    'drift-alert-manual-reset.json',
+    '100000000000010',
+    pinChanged('0010', 'a1b2c3d4e5f60710', 'alert'),
+    {
+      operate: async ({ client, phoneNumberId }) => {
+        await waitFor(client, phoneNumberId, parked);
+        await client.workflow.getHandle(workflowIdFor(phoneNumberId)).signal(manualResetSignal, {
+          operator: 'jane.doe',
+          note: 'set the stored PIN in WhatsApp Manager',
+        });
+      },
+    },
+  ),
+  driftRecording('drift-record.json', '100000000000011', pinChanged('0011', 'a1b2c3d4e5f60711', 'record')),
+  {
+    file: 'parked-pin-changed.json',
+    input: { phoneNumberId: '100000000000012', tenant: 'fixture', wabaId: FIXTURE_WABA },
+    scenario: { kind: 'expiredToken' },
+    // While parked, Meta reports a hand change: evidence only; the operator then confirms it.
+    operate: async ({ client, phoneNumberId }) => {
+      await waitFor(client, phoneNumberId, parked);
+      const handle = client.workflow.getHandle(workflowIdFor(phoneNumberId));
+      await handle.signal(pinChangedSignal, pinChanged('0012', 'a1b2c3d4e5f60712', 'reset'));
+      await waitFor(client, phoneNumberId, (s) => (s.securityEvents?.length ?? 0) > 0);
+      await handle.signal(manualResetSignal, { operator: 'jane.doe', note: 'that PIN change was mine' });
+    },
+  },
 ];
 
 /** Worker and client identities name this host; the fixtures name the script instead. */
@@ -181,8 +251,15 @@ interface RecordingPlace {
 async function record(recording: Recording, { client, sandbox }: RecordingPlace): Promise<void> {
   const { phoneNumberId } = recording.input;
   if (recording.setup) sandbox.setupNumber(phoneNumberId, recording.setup);
+  if (recording.completedBefore) {
+    const before = await startOnboarding(client, recording.completedBefore);
+    await client.workflow.getHandle(before.workflowId, before.runId).result();
+  }
   sandbox.setScenario(phoneNumberId, recording.scenario);
-  const started = await startOnboarding(client, recording.input);
+  const started = await startOnboarding(client, recording.input, {
+    reonboard: recording.completedBefore !== undefined,
+    ...(recording.memo ? { memo: recording.memo } : {}),
+  });
   await recording.operate?.({
     client,
     phoneNumberId,

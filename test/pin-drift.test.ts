@@ -73,7 +73,16 @@ async function onboard(phoneNumberId: string): Promise<RegisterNumberResult> {
   return h.client.workflow.execute(WORKFLOW_TYPE, {
     taskQueue: ONBOARDING_TASK_QUEUE,
     workflowId: workflowIdFor(phoneNumberId),
-    args: [{ phoneNumberId, wabaId: WABA, displayPhoneNumber: display(phoneNumberId), tenant: 'acme' }],
+    args: [
+      {
+        phoneNumberId,
+        wabaId: WABA,
+        displayPhoneNumber: display(phoneNumberId),
+        tenant: 'acme',
+        // Not the default: a drift run can only have it from the first run's input.
+        manualResetDeadline: '13d',
+      },
+    ],
   }) as Promise<RegisterNumberResult>;
 }
 
@@ -139,13 +148,16 @@ describe('a PIN changed by hand on a completed number', () => {
     const { first: handed, done } = await byHand(resetNumber, 'change-pin', 'reset', { pin: '424242' });
     expect(done.event).toBe('PIN_CHANGED');
     expect(handed).toMatchObject({ event: 'PIN_CHANGED', outcome: 'started', phoneNumberId: resetNumber });
-    const result = (await h.client.workflow
-      .getHandle(workflowIdFor(resetNumber), handed?.runId)
-      .result()) as RegisterNumberResult;
+    const driftRun = h.client.workflow.getHandle(workflowIdFor(resetNumber), handed?.runId);
+    const result = (await driftRun.result()) as RegisterNumberResult;
     expect(result).toMatchObject({
       outcome: 'Completed',
       securityEvent: { event: 'PIN_CHANGED', handling: 'reset' },
     });
+    // Started like the first run (its input decoded through the codec), the event added.
+    const details = (await (await driftRun.describe()).staticDetails()) ?? '';
+    expect(details).toContain('- tenant: acme');
+    expect(details).toContain('- manual-reset deadline: 13d');
 
     const after = await h.pinStore.readActivePin(resetNumber);
     expect(after?.version).toBe((before?.version ?? 0) + 1);

@@ -4,8 +4,8 @@
 // Graph activity on the paced queue of the activity registry is counted without being listed here.
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
 import type { ActivityInterceptors, ActivityInterceptorsFactory } from '@temporalio/worker';
+import { durationToMs } from '../workflows/duration';
 import { isFailureType, type FailureType } from '../workflows/failure-types';
 import { PRODUCT_METRICS } from './metric-names';
 
@@ -67,7 +67,7 @@ export function createActivityMetrics(meter: MetricMeter): ActivityMetrics {
       if (!type.startsWith('Graph')) return;
       graphRequests.add(1, { ...activity, outcome: type, status: httpStatusLabel(outcome) });
       if (type === THROTTLED_TYPE) {
-        const wait = outcome.nextRetryDelay == null ? undefined : msToNumber(outcome.nextRetryDelay);
+        const wait = outcome.nextRetryDelay == null ? undefined : durationToMs(outcome.nextRetryDelay);
         throttled.add(1, { ...activity, announced: wait === undefined ? 'false' : 'true' });
         if (wait !== undefined) announcedWait.record(wait / 1000, activity);
       }

@@ -7,7 +7,7 @@
 // finds it on the latest run (or, racing the first, loses the start and finds it then), and the
 // workflow itself ignores a key its vault record or its status already holds.
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { Payload } from '@temporalio/common';
 import { startOnboarding } from '../onboarding/start-onboarding';
 import type { OnboardingOptions } from '../onboarding/onboarding-config';
 import {
@@ -65,10 +65,11 @@ export function createSecurityEventHandler(opts: SecurityEventHandlerOptions) {
     try {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-      const [input] = await decodeArrayFromPayloads(
-        client.options.loadedDataConverter,
-        started?.input?.payloads,
-      );
+      const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
+      let payloads = (started?.input?.payloads ?? []) as Payload[];
+      // Codecs decode in the reverse of the order they encoded in.
+      for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+      const input: unknown = payloads[0] ? payloadConverter.fromPayload(payloads[0]) : undefined;
       return typeof input === 'object' && input !== null ? input : {};
     } catch {
       // Only a nicety (same tenant and choices as before): the event is handled without it.
