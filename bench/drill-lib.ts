@@ -234,6 +234,8 @@ export interface DrillResult {
   notes: string[];
   /** The first few individual problems, for diagnosis. */
   problems: string[];
+  /** The chaos drill: the Graph requests the sandbox saw, by fault. */
+  graphRequests?: Record<string, number>;
 }
 
 function settledQuery(since: string): string {
@@ -420,10 +422,7 @@ export async function resumes(run: { settled(): Promise<number> }, ms: number): 
 }
 
 /** The drills' table and each drill's notes, reasons and problems, on stdout. */
-export function printDrillReport(
-  title: string,
-  results: ReadonlyArray<DrillResult & { graphRequests?: Record<string, number> }>,
-): void {
+export function printDrillReport(title: string, results: readonly DrillResult[]): void {
   console.log(`\n${title}`);
   printTable(
     ['drill', 'started', 'Completed', 'AwaitingManualReset', 'lost', 'mismatched', 'no reason', 'seconds'],
@@ -504,6 +503,59 @@ export function workerLossDrill(size: number, fraction = 0.3): DrillSpec {
       notes.push(
         `the other ${ctx.workers.length - 1} settled the batch ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
       );
+      return notes;
+    },
+  };
+}
+
+/** After Temporal went away: did the workers carry on by themselves? Restart them only if not. */
+export async function workersCarryOn(
+  ctx: DrillContext,
+  run: BatchProgress,
+  waitMs = 90_000,
+): Promise<string> {
+  const dead = ctx.workers.filter((w) => !w.alive());
+  if (dead.length > 0) {
+    await Promise.all(dead.map((w) => w.start()));
+    return `${dead.length} worker process(es) had exited: restarted them`;
+  }
+  if (await resumes(run, waitMs))
+    return 'the same worker process(es) reconnected by themselves and carried on';
+  if ((await run.settled().catch(() => 0)) >= run.size) return 'the batch had already settled';
+  await Promise.all(ctx.workers.map(async (w) => (await w.stop(), await w.start())));
+  return `no progress ${waitMs / 1000} s after the restart: restarted the worker process(es)`;
+}
+
+/**
+ * One part of the stack taken away once 30% of the batch has settled, and brought back after
+ * `downMs`. The notes say when, for how long, how far the batch got meanwhile (when Temporal can
+ * still count), and how the part came back.
+ */
+export function outageDrill(o: {
+  name: string;
+  size: number;
+  downMs: number;
+  /** What happens, as the first note says it: 'OpenBao sealed'. */
+  down: string;
+  takeDown(): Promise<void>;
+  /** Brings the part back; returns the note that says how. */
+  bringBack(): Promise<string>;
+  /** Temporal itself went away: check that the workers pick up again within this long. */
+  workersResumeWithinMs?: number;
+}): DrillSpec {
+  return {
+    name: o.name,
+    size: o.size,
+    async disrupt(ctx, run) {
+      const at = await run.waitForFraction(0.3);
+      await o.takeDown();
+      const notes = [`${o.down} at ${at}/${run.size} settled, for ${o.downMs / 1000} s`];
+      await sleep(o.downMs);
+      const meanwhile = await run.settled().catch(() => undefined);
+      if (meanwhile !== undefined) notes.push(`${meanwhile}/${run.size} settled meanwhile`);
+      notes.push(await o.bringBack());
+      if (o.workersResumeWithinMs !== undefined)
+        notes.push(await workersCarryOn(ctx, run, o.workersResumeWithinMs));
       return notes;
     },
   };

@@ -1,14 +1,13 @@
 // Reading configuration from the environment: every problem names its variable in one line,
 // at start-up, never later inside an activity.
+import { CodedError } from '../cli/coded-error';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends CodedError<'CONFIG_INVALID'> {
   constructor(
     readonly variable: string,
     readonly problem: string,
   ) {
-    super(`${variable} ${problem}`);
+    super('CONFIG_INVALID', `${variable} ${problem}`);
   }
 }
 

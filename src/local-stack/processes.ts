@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { Connection } from '@temporalio/client';
+import { CodedError } from '../cli/coded-error';
 import { serverBinary } from './server-binaries';
 
 export const ONBOARDING_STATUS_ATTRIBUTE = 'OnboardingStatus';
@@ -17,15 +18,14 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export class PortBusyError extends Error {
-  override readonly name = 'PortBusyError';
-  readonly code = 'PORT_BUSY';
+export class PortBusyError extends CodedError<'PORT_BUSY'> {
   constructor(
     readonly port: number,
     readonly purpose: string,
     readonly host = '127.0.0.1',
   ) {
     super(
+      'PORT_BUSY',
       `port ${port} (${purpose}) is already in use on ${host}: stop whatever holds it or choose another port`,
     );
   }
