@@ -20,6 +20,7 @@ import {
 } from '../src/graph-sandbox/scenarios';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { runTsx, type CapturedProcess } from './support/process-runner';
+import { readAnswer, type HttpAnswer } from './support/http-answer';
 
 const TOKEN = 'sandbox-test-token-5d1e';
 const NUMBER = '109876543210987';
@@ -28,18 +29,11 @@ let sandbox: GraphSandbox;
 let agent: Agent;
 const logLines: string[] = [];
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: () => Record<string, unknown>;
-}
-
 async function call(
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   opts: { token?: string | null; body?: unknown; rawBody?: string; contentType?: string; base?: string } = {},
-): Promise<Answer> {
+): Promise<HttpAnswer> {
   const headers: Record<string, string> = {};
   const token = opts.token === undefined ? TOKEN : opts.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -53,16 +47,10 @@ async function call(
     headersTimeout: 5_000,
     bodyTimeout: 5_000,
   });
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    text,
-    json: () => JSON.parse(text) as Record<string, unknown>,
-  };
+  return readAnswer(res);
 }
 
-function graphError(answer: Answer): Record<string, unknown> {
+function graphError(answer: HttpAnswer): Record<string, unknown> {
   const error = answer.json().error as Record<string, unknown> | undefined;
   expect(error).toBeDefined();
   expect(typeof error?.fbtrace_id).toBe('string');

@@ -42,6 +42,14 @@ async function ops(...argv: string[]): Promise<Captured> {
   return { code, stdout, stderr };
 }
 
+/** A command that must succeed quietly: exit 0, nothing on stderr; its stdout. */
+async function opsSucceeds(...argv: string[]): Promise<string> {
+  const { code, stdout, stderr } = await ops(...argv);
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  return stdout;
+}
+
 beforeAll(async () => {
   h = await startOnboardingHarness({ namespace: 'ops' });
   await h.startWorkers();
@@ -196,7 +204,7 @@ describe('ops reset', () => {
   });
 
   it('completes the number manually and marks the stored version active', async () => {
-    const { code, stdout, stderr } = await ops(
+    const stdout = await opsSucceeds(
       'reset',
       expired,
       '--operator',
@@ -204,8 +212,6 @@ describe('ops reset', () => {
       '--note',
       'PIN changed in WhatsApp Manager',
     );
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
     expect(stdout).toBe(
       `reset: number ${expired} is CompletedManually; vault ${h.pinStore.logicalPath(expired)} version 1 is active\n`,
     );
@@ -259,16 +265,7 @@ describe('ops retry', () => {
 
   it('after the cause is fixed: the step runs again and the number completes with the stored PIN', async () => {
     h.sandbox.setScenario(fixable, undefined);
-    const { code, stdout, stderr } = await ops(
-      'retry',
-      fixable,
-      '--operator',
-      'sam',
-      '--note',
-      'token rotated',
-    );
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
+    const stdout = await opsSucceeds('retry', fixable, '--operator', 'sam', '--note', 'token rotated');
     expect(stdout).toBe(
       `retry: number ${fixable} is Completed; vault ${h.pinStore.logicalPath(fixable)} version 1 is active\n`,
     );

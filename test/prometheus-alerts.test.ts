@@ -69,7 +69,6 @@ beforeAll(async () => {
     graphBaseUrl: sandbox.url,
     graphToken,
     codecKeys,
-    vaultPrefix: `test/${NAMESPACE}/${randomBytes(4).toString('hex')}`,
     env: { METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`, LOG_LEVEL: 'WARN' },
   });
   prometheus = await startPrometheus({

@@ -1,5 +1,5 @@
 // Permanent failures park the workflow for a human; manualReset and retry finish it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import {
   manualResetSignal,
@@ -10,19 +10,10 @@ import {
   workflowIdFor,
   type RegisterNumberResult,
 } from '../src/workflows/messages';
-import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { phoneNumberIds, onboardingHarnessForFile } from './support/onboarding-harness';
 import { waitForStage } from './support/workflow-polling';
 
-let h: OnboardingHarness;
-
-beforeAll(async () => {
-  h = await startOnboardingHarness({ namespace: 'wf-failures' });
-  await h.startWorkers();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const h = onboardingHarnessForFile({ namespace: 'wf-failures' });
 
 const postsFor = (phoneNumberId: string) =>
   h.sandbox.requests().filter((r) => r.method === 'POST' && r.phoneNumberId === phoneNumberId).length;

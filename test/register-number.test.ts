@@ -1,5 +1,5 @@
 // The registerNumber workflow end to end on the real dev server, real OpenBao and the sandbox.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   onboardingStatusKey,
   ONBOARDING_TASK_QUEUE,
@@ -8,18 +8,9 @@ import {
   workflowIdFor,
   type RegisterNumberResult,
 } from '../src/workflows/messages';
-import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { phoneNumberIds, onboardingHarnessForFile } from './support/onboarding-harness';
 
-let h: OnboardingHarness;
-
-beforeAll(async () => {
-  h = await startOnboardingHarness({ namespace: 'wf-happy' });
-  await h.startWorkers();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const h = onboardingHarnessForFile({ namespace: 'wf-happy' });
 
 describe('registerNumber happy path', () => {
   it('stores each PIN in the vault before sending exactly that PIN to Meta, then marks it active', async () => {

@@ -2,7 +2,7 @@
 // unregistered and on a registered number, Meta's "not registered" answer to the two-step call, and
 // for every cause a number can park on, the runbook its status and its UI details name.
 import { workflowMetadataQuery } from '@temporalio/workflow';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Scenario } from '../src/graph-sandbox/scenarios';
 import type { SandboxNumberSetup } from '../src/graph-sandbox/server';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
@@ -13,19 +13,10 @@ import {
   type RegisterNumberStatus,
 } from '../src/workflows/messages';
 import type { RunbookId } from '../src/workflows/runbooks';
-import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { phoneNumberIds, onboardingHarnessForFile } from './support/onboarding-harness';
 import { waitForStage } from './support/workflow-polling';
 
-let h: OnboardingHarness;
-
-beforeAll(async () => {
-  h = await startOnboardingHarness({ namespace: 'registration' });
-  await h.startWorkers();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const h = onboardingHarnessForFile({ namespace: 'registration' });
 
 const requestsOf = (id: string) => h.sandbox.requests().filter((r) => r.phoneNumberId === id);
 const registerCalls = (id: string) =>

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import type { Scenario } from '../src/graph-sandbox/scenarios';
 import {
@@ -17,22 +17,13 @@ import {
   type RegisterNumberResult,
   type RegisterNumberStatus,
 } from '../src/workflows/messages';
-import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from './support/onboarding-harness';
+import { phoneNumberIds, onboardingHarnessForFile } from './support/onboarding-harness';
 import { waitForStage } from './support/workflow-polling';
 
 const NAMESPACE = 'resets';
 const { EVENT_TYPE_WORKFLOW_TASK_COMPLETED } = temporal.api.enums.v1.EventType;
 
-let h: OnboardingHarness;
-
-beforeAll(async () => {
-  h = await startOnboardingHarness({ namespace: NAMESPACE });
-  await h.startWorkers();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const h = onboardingHarnessForFile({ namespace: NAMESPACE });
 
 type RegisterNumber = (input: RegisterNumberInput) => Promise<RegisterNumberResult>;
 

@@ -13,6 +13,7 @@ import { runsOf, startFixtureWorker, type FixtureWorker } from './fixtures/fixtu
 import { fixtureInputQuery } from './fixtures/starter-workflows';
 import { sandboxGraphClient } from './support/sandbox-graph-client';
 import { onboardingExists } from './support/workflow-polling';
+import { readAnswer } from './support/http-answer';
 
 const secrets = {
   sharedSecret: `shared-${randomBytes(16).toString('hex')}`,
@@ -34,14 +35,7 @@ async function call(
   path: string,
   opts: { body?: string; headers?: Record<string, string> } = {},
 ) {
-  const res = await request(`${base}${path}`, { method, body: opts.body, headers: opts.headers });
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    text,
-    json: () => JSON.parse(text) as Record<string, unknown>,
-  };
+  return readAnswer(await request(`${base}${path}`, { method, body: opts.body, headers: opts.headers }));
 }
 
 function postOnboarded(body: unknown, token = secrets.sharedSecret) {

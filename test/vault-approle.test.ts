@@ -16,7 +16,7 @@ import { createPinStore } from '../src/vault/pin-store';
 import { runSetupCli } from '../src/vault/setup-cli';
 import { createVaultClient, type VaultAuthEvent, type VaultClient } from '../src/vault/vault-client';
 import { loadVaultConfig } from '../src/vault/vault-config';
-import { VaultError } from '../src/vault/vault-errors';
+import { vaultFailure } from './support/vault-failure';
 
 const address = inject('vaultAddress');
 const rootToken = inject('vaultRootToken');
@@ -25,16 +25,6 @@ const prefix = `test-approle-${run}/two-step-pins`;
 const roleName = `pin-worker-test-${run}`;
 let nextId = 200_000_000_000_000;
 const freshNumber = () => String(nextId++);
-
-async function vaultFailure(promise: Promise<unknown>): Promise<VaultError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof VaultError) return err;
-    throw err;
-  }
-  throw new Error('expected a VaultError, but the call succeeded');
-}
 
 describe('worker AppRole', () => {
   let access: WorkerAccess;

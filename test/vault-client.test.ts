@@ -10,20 +10,11 @@ import { ConfigError } from '../src/config/env-reader';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
 import { LOCAL_STACK_VAULT_ADDRESS, loadVaultConfig } from '../src/vault/vault-config';
 import { VAULT_FAILURE_TYPES, VaultError, toApplicationFailure } from '../src/vault/vault-errors';
+import { vaultFailure } from './support/vault-failure';
 
 const address = inject('vaultAddress');
 const rootToken = inject('vaultRootToken');
 const base = `test-client-${randomBytes(6).toString('hex')}`;
-
-async function vaultFailure(promise: Promise<unknown>): Promise<VaultError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof VaultError) return err;
-    throw err;
-  }
-  throw new Error('expected a VaultError, but the call succeeded');
-}
 
 /** Nothing a caller could log or put into Temporal history may carry the token. */
 function expectNoSecret(err: VaultError, ...secrets: string[]) {

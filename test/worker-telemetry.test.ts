@@ -90,7 +90,6 @@ beforeAll(async () => {
     graphBaseUrl: sandbox.url,
     graphToken,
     codecKeys,
-    vaultPrefix: `test/${NAMESPACE}/${randomBytes(4).toString('hex')}`,
     env: { METRICS_BIND_ADDRESS: `127.0.0.1:${port}`, LOG_FORMAT: 'json', LOG_LEVEL: 'INFO' },
   });
   await worker.waitForLine(/worker: ready/, 90_000);

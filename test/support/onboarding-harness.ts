@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { ActivityDeps } from '../../src/activities';
 import { createDataConverter } from '../../src/codec/data-converter';
 import { createKeyring, type Keyring } from '../../src/crypto/keyring';
@@ -136,4 +136,29 @@ export async function startOnboardingHarness(opts: {
 export function phoneNumberIds(count: number): string[] {
   const base = 100_000_000_000_000 + Math.floor(Math.random() * 1e12) * 1_000;
   return Array.from({ length: count }, (_, i) => String(base + i));
+}
+
+/**
+ * The harness of a whole test file, its workers running: started before the file's first test,
+ * closed after its last. The object it returns stands for the harness inside tests and hooks
+ * (reading it at the top level of the file, before the start, throws).
+ */
+export function onboardingHarnessForFile(
+  opts: Parameters<typeof startOnboardingHarness>[0],
+): OnboardingHarness {
+  let harness: OnboardingHarness | undefined;
+  beforeAll(async () => {
+    harness = await startOnboardingHarness(opts);
+    await harness.startWorkers();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  return new Proxy({} as OnboardingHarness, {
+    get(_target, key) {
+      if (!harness) throw new Error(`the ${opts.namespace} harness is read before its beforeAll started it`);
+      // Reflect.get: the harness's methods are closures, read off it like any other field.
+      return Reflect.get(harness, key) as unknown;
+    },
+  });
 }

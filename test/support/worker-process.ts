@@ -13,7 +13,8 @@ export interface WorkerProcessOptions {
   namespace: TestNamespace;
   graphBaseUrl: string;
   graphToken: string;
-  vaultPrefix: string;
+  /** Where the worker keeps PINs; a fresh folder of the namespace unless given. */
+  vaultPrefix?: string;
   /** PAYLOAD_CODEC_KEYS, shared with the test's client. */
   codecKeys: string;
   /** Environment that replaces or adds to the defaults (e.g. METRICS_BIND_ADDRESS, LOG_FORMAT). */
@@ -28,7 +29,7 @@ export function workerEnv(opts: WorkerProcessOptions): Record<string, string> {
     TEMPORAL_NAMESPACE: opts.namespace,
     VAULT_ADDR: inject('vaultAddress'),
     VAULT_TOKEN: inject('vaultRootToken'),
-    VAULT_PIN_PREFIX: opts.vaultPrefix,
+    VAULT_PIN_PREFIX: opts.vaultPrefix ?? `test/${opts.namespace}/${randomBytes(4).toString('hex')}`,
     GRAPH_BASE_URL: opts.graphBaseUrl,
     GRAPH_ACCESS_TOKEN: opts.graphToken,
     PIN_SEALING_KEYS: generateKeyringValue(`seal-${randomBytes(3).toString('hex')}`),
