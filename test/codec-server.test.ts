@@ -397,6 +397,41 @@ describe('codec server CLI', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('takes its transport limits and secureCookie from the environment, and refuses a bad one in one line', async () => {
+    const port = await freePort();
+    const proc = run(['--port', String(port)], {
+      [PAYLOAD_CODEC_KEYS]: keysValue,
+      [CODEC_SERVER_AUTH_TOKEN]: token,
+      CODEC_SERVER_KEEP_ALIVE_TIMEOUT_MS: '7000',
+      CODEC_SERVER_SECURE_COOKIE: 'true',
+    });
+    try {
+      await proc.proc.waitForLine(/listening on/, 30_000);
+      // Node tells the client the keep-alive time in whole seconds; the default would say 5.
+      const health = await request(`http://127.0.0.1:${port}/health`);
+      await health.body.dump();
+      expect(health.headers['keep-alive']).toBe('timeout=7');
+      // Plain HTTP, no proxy header: Secure only because the variable says so.
+      const signIn = await request(`http://127.0.0.1:${port}/login?token=${encodeURIComponent(token)}`);
+      await signIn.body.dump();
+      expect(signIn.statusCode).toBe(303);
+      expect(String(signIn.headers['set-cookie'])).toMatch(/; Secure$/);
+    } finally {
+      proc.proc.signal('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+
+    const refused = run(['--port', '0'], {
+      [PAYLOAD_CODEC_KEYS]: keysValue,
+      [CODEC_SERVER_AUTH_TOKEN]: token,
+      CODEC_SERVER_MAX_CONNECTIONS: 'plenty',
+    });
+    expect(await refused.exited).toBe(2);
+    expect(refused.err().trim().split('\n')).toEqual([
+      'codec server: CODEC_SERVER_MAX_CONNECTIONS must be a whole number from 0 to 100000 (got "plenty")',
+    ]);
+  });
+
   it('--help prints the usage and exits 0', async () => {
     const proc = run(['--help'], {});
     expect(await proc.exited).toBe(0);

@@ -48,6 +48,8 @@ describe('server log lines off a terminal', () => {
         TEMPORAL_NAMESPACE: NAMESPACE,
         PAYLOAD_CODEC_KEYS: generateKeyringValue('codec-logs'),
         GRAPH_BASE_URL: 'http://127.0.0.1:9',
+        // Handed to the server: Node tells clients the keep-alive time (the default says 5).
+        TRIGGER_KEEP_ALIVE_TIMEOUT_MS: '7000',
       },
     });
     try {
@@ -60,6 +62,7 @@ describe('server log lines off a terminal', () => {
       });
       await refused.body.dump();
       expect(refused.statusCode).toBe(401);
+      expect(refused.headers['keep-alive']).toBe('timeout=7');
       const query = `hub.mode=subscribe&hub.verify_token=${secrets.WEBHOOK_VERIFY_TOKEN}&hub.challenge=4242`;
       const verified = await request(`${url}${WEBHOOK_PATH}?${query}`);
       expect(await verified.body.text()).toBe('4242');

@@ -7,11 +7,15 @@ import { dirname, join } from 'node:path';
 import { ConfigError, EnvReader, type Env } from '../config/env-reader';
 import { loadOrCreateLocalKeyring, parseKeyring, type Keyring } from '../crypto/keyring';
 import { dataDir as defaultDataDir } from '../local-stack/server-binaries';
+import type { HttpServerLimits } from '../http/http-server';
+import { loadServerLimits } from '../http/server-limits-config';
+import { CODEC_SERVER_LIMITS } from './codec-server';
 import { loadOidcSettings, type OidcSettings } from './oidc-bearer';
 
 export const PAYLOAD_CODEC_KEYS = 'PAYLOAD_CODEC_KEYS';
 export const CODEC_SERVER_AUTH_TOKEN = 'CODEC_SERVER_AUTH_TOKEN';
 export const CODEC_SERVER_CORS_ORIGINS = 'CODEC_SERVER_CORS_ORIGINS';
+export const CODEC_SERVER_SECURE_COOKIE = 'CODEC_SERVER_SECURE_COOKIE';
 
 /** The Temporal dev server's Web UI, under both names a browser may use for it. */
 export const DEFAULT_CORS_ORIGINS: readonly string[] = ['http://localhost:8233', 'http://127.0.0.1:8233'];
@@ -32,6 +36,10 @@ export interface CodecServerConfig {
   /** CODEC_SERVER_OIDC_*: the UI's own sign-in, checked against the identity provider's keys. */
   oidc?: OidcSettings;
   allowedOrigins: string[];
+  /** CODEC_SERVER_HEADERS_TIMEOUT_MS, ..._REQUEST_TIMEOUT_MS, ..._KEEP_ALIVE_TIMEOUT_MS, ..._MAX_CONNECTIONS. */
+  limits: HttpServerLimits;
+  /** CODEC_SERVER_SECURE_COOKIE: the sign-in cookie always Secure (behind a TLS proxy that says nothing). */
+  secureCookie: boolean;
 }
 
 export function localCodecKeysFile(dir = defaultDataDir): string {
@@ -116,6 +124,8 @@ export function loadCodecServerConfig(env: Env, opts: CodecConfigOptions = {}): 
       : {}),
     ...(oidc && { oidc }),
     allowedOrigins: loadCodecServerCorsOrigins(env),
+    limits: loadServerLimits(env, 'CODEC_SERVER', CODEC_SERVER_LIMITS),
+    secureCookie: new EnvReader(env).boolean(CODEC_SERVER_SECURE_COOKIE, false),
   };
 }
 

@@ -45,6 +45,11 @@ Environment:
   ${CODEC_SERVER_AUTH_TOKEN}    the credential callers must present (at least 24 characters)
   ${CODEC_SERVER_CORS_ORIGINS}  allowed Temporal UI origins (default http://localhost:8233,http://127.0.0.1:8233)
   CODEC_SERVER_PORT          default port
+  CODEC_SERVER_SECURE_COOKIE true: the sign-in cookie is always Secure (default: only over HTTPS,
+                             as the request or X-Forwarded-Proto / Forwarded says)
+  CODEC_SERVER_HEADERS_TIMEOUT_MS, CODEC_SERVER_REQUEST_TIMEOUT_MS, CODEC_SERVER_KEEP_ALIVE_TIMEOUT_MS,
+  CODEC_SERVER_MAX_CONNECTIONS
+                             transport limits (defaults 10000, 30000, 5000, 64; 0 connections = no cap)
   CODEC_SERVER_OIDC_JWKS_URL, CODEC_SERVER_OIDC_ISSUER, CODEC_SERVER_OIDC_AUDIENCE
                              accept the UI's OIDC access token (Authorization: Bearer) or ID token
                              (Authorization-Extras), checked against the provider's keys; then
@@ -88,6 +93,8 @@ async function main(io: CliIo): Promise<number> {
     ...(config.authToken !== undefined && { authToken: config.authToken }),
     ...(config.oidc && { oidc: createOidcBearerVerifier(config.oidc) }),
     allowedOrigins: config.allowedOrigins,
+    limits: config.limits,
+    secureCookie: config.secureCookie,
     log: (line) => log.warn(line),
   }).catch((err: unknown) => {
     throw listenFailure(err, host, port);

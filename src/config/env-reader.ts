@@ -53,6 +53,26 @@ export class EnvReader {
     return value;
   }
 
+  wholeNumber(name: string, fallback: number, range: { min: number; max: number }): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < range.min || value > range.max) {
+      throw new ConfigError(name, `must be a whole number from ${range.min} to ${range.max} (got "${raw}")`);
+    }
+    return value;
+  }
+
+  /** true/false (also 1/0, yes/no, on/off), any case. */
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = raw.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    throw new ConfigError(name, `must be true or false (got "${raw}")`);
+  }
+
   matching(name: string, pattern: RegExp, expected: string, fallback?: string): string | undefined {
     const value = this.optional(name) ?? fallback;
     if (value !== undefined && !pattern.test(value)) {

@@ -62,6 +62,8 @@ export function codecServerService(opts: { port: number; uiUrl?: string; env?: E
       keyring: config.keyring,
       authToken,
       allowedOrigins: [...origins],
+      limits: config.limits,
+      secureCookie: config.secureCookie,
     });
     const signIn = codecSignIn(ui, stack.uiCodecEndpoint, server.url, authToken);
     return {

@@ -31,7 +31,11 @@ Starts the two-step-verification onboarding (workflow registerNumber) when a num
 
 Webhooks are answered once the starts are accepted by Temporal; if Graph or Temporal fail, the
 answer is 503 and Meta delivers the event again (starts are idempotent: no number twice).
-Bad secrets or signatures get 401, malformed bodies 400, and start nothing.
+Bad secrets or signatures get 401, malformed bodies 400, and start nothing. A signed webhook
+with parts that can never be valid (a poison PARTNER_ADDED: a bad WABA id, a strange owner) is
+answered 200: its usable parts are handled, the rest listed under "ignored" in the answer and
+logged in one line, so Meta does not deliver it again and again. Likewise a security event for a
+number that is unknown, ambiguous or never onboarded: 200, listed as ignored, nothing changed.
 
 Options
   --port N       listen port (default TRIGGER_PORT or ${DEFAULT_TRIGGER_PORT})
@@ -49,6 +53,8 @@ Environment (optional)
   VAULT_ADDR + VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID     (each tenant's own token)
   PIN_DRIFT_POLICY=reset|alert|record                        (default reset)
   ONBOARDING_RETRY_SCHEDULES, MANUAL_RESET_DEADLINE        (as for the starter)
+  TRIGGER_HEADERS_TIMEOUT_MS, TRIGGER_REQUEST_TIMEOUT_MS, TRIGGER_KEEP_ALIVE_TIMEOUT_MS,
+  TRIGGER_MAX_CONNECTIONS   transport limits (defaults 10000, 20000, 5000, 256; 0 = no cap)
 `;
 
 async function main(io: CliIo): Promise<number> {
@@ -86,6 +92,7 @@ async function main(io: CliIo): Promise<number> {
       driftPolicy: config.driftPolicy,
       secrets: config.secrets,
       onboardingOptions: config.onboarding,
+      limits: config.limits,
       log,
     });
     const port = await trigger.listen(config.port, config.host).catch((err: unknown) => {

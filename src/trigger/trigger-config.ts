@@ -6,7 +6,9 @@ import { loadOnboardingOptions, type OnboardingOptions } from '../onboarding/onb
 import { loadOnboardingClientSettings, type OnboardingClientSettings } from '../onboarding/onboarding-client';
 import { loadVaultConfig, type VaultConfig } from '../vault/vault-config';
 import { DEFAULT_PIN_DRIFT_POLICY, PIN_DRIFT_POLICIES, type PinDriftPolicy } from '../workflows/messages';
-import { DEFAULT_TRIGGER_PORT, type TriggerSecrets } from './trigger-server';
+import type { HttpServerLimits } from '../http/http-server';
+import { loadServerLimits } from '../http/server-limits-config';
+import { DEFAULT_TRIGGER_PORT, TRIGGER_LIMITS, type TriggerSecrets } from './trigger-server';
 
 /** Long enough that guessing is hopeless; `openssl rand -base64 32` gives 44 characters. */
 const MIN_SECRET_LENGTH = 16;
@@ -22,6 +24,8 @@ export interface TriggerConfig {
   vault?: VaultConfig;
   /** What a security event on a closed number does (docs/pin-drift.md). */
   driftPolicy: PinDriftPolicy;
+  /** TRIGGER_HEADERS_TIMEOUT_MS, ..._REQUEST_TIMEOUT_MS, ..._KEEP_ALIVE_TIMEOUT_MS, ..._MAX_CONNECTIONS. */
+  limits: HttpServerLimits;
 }
 
 /** PIN_DRIFT_POLICY, checked at start-up. */
@@ -106,6 +110,7 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
   const onboarding = attempt(() => loadOnboardingOptions(env));
   const vault = graph?.tokens.source === 'vault' ? attempt(() => loadVaultConfig(env)) : undefined;
   const driftPolicy = attempt(() => loadDriftPolicy(env));
+  const limits = attempt(() => loadServerLimits(env, 'TRIGGER', TRIGGER_LIMITS));
   if (
     errors.length > 0 ||
     !sharedSecret ||
@@ -115,7 +120,8 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
     !graph ||
     !temporal ||
     !onboarding ||
-    !driftPolicy
+    !driftPolicy ||
+    !limits
   ) {
     throw new TriggerConfigErrors(errors);
   }
@@ -128,5 +134,6 @@ export function loadTriggerConfig(env: Env): TriggerConfig {
     onboarding,
     ...(vault ? { vault } : {}),
     driftPolicy,
+    limits,
   };
 }
