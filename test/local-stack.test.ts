@@ -2,7 +2,7 @@
 // ports, the real `temporal` and `bao` command-line tools pointed at it, then Ctrl-C and a
 // restart on the same data folder to prove that workflows and vault secrets survive it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OPENBAO_KEYS_FILE, startOpenBaoPersistent } from '../src/local-stack/openbao-persistent';
-import { assertPortFree, freePort } from '../src/local-stack/processes';
+import { superviseProcess } from '../src/local-stack/process-supervisor';
+import { assertPortFree, freePort, spawnManaged } from '../src/local-stack/processes';
 import { serverBinary } from '../src/local-stack/server-binaries';
 import {
   STACK_MARKER_FILE,
@@ -45,6 +46,29 @@ async function stackPorts(): Promise<{ temporalPort: number; uiPort: number; vau
   return { temporalPort, uiPort, vaultPort };
 }
 
+/** The stack CLI's flags: these ports, free ports for its own services, this data folder. */
+async function stackArgs(
+  ports: { temporalPort: number; uiPort: number; vaultPort: number },
+  dataDir: string,
+): Promise<string[]> {
+  return [
+    '--temporal-port',
+    String(ports.temporalPort),
+    '--ui-port',
+    String(ports.uiPort),
+    '--vault-port',
+    String(ports.vaultPort),
+    '--graph-port',
+    String(await freePort()),
+    '--codec-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--data-dir',
+    dataDir,
+  ];
+}
+
 /** The stack CLI in a child process (tsx relays Ctrl-C to it, as under `npm run stack`). */
 class StackCliProcess {
   readonly exited: Promise<number | NodeJS.Signals>;
@@ -74,6 +98,14 @@ class StackCliProcess {
   serverPids(): number[] {
     const line = this.stdout.split('\n').find((l) => l.startsWith('Processes:')) ?? '';
     return [...line.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+  }
+
+  /** The first stderr line matching `pattern`, once it is there. */
+  async stderrLine(pattern: RegExp, timeoutMs: number): Promise<string> {
+    await this.proc.waitForLine(pattern, timeoutMs);
+    const line = this.stderr.split('\n').find((l) => pattern.test(l));
+    if (line === undefined) throw new Error(`${pattern} is on stdout, not stderr:\n${this.stdout}`);
+    return line;
   }
 
   interrupt(): void {
@@ -117,24 +149,9 @@ async function bao(env: { BAO_ADDR: string; BAO_TOKEN: string }, args: string[])
 
 describe('npm run stack (the local stack CLI)', () => {
   it('serves Temporal, its Web UI, OpenBao, the codec server and a worker, stops cleanly on Ctrl-C and keeps state across a restart', async () => {
-    const { temporalPort, uiPort, vaultPort } = await stackPorts();
-    const dataDir = join(scratch, 'stack-data');
-    const args = [
-      '--temporal-port',
-      String(temporalPort),
-      '--ui-port',
-      String(uiPort),
-      '--vault-port',
-      String(vaultPort),
-      '--graph-port',
-      String(await freePort()),
-      '--codec-port',
-      String(await freePort()),
-      '--metrics-port',
-      String(await freePort()),
-      '--data-dir',
-      dataDir,
-    ];
+    const ports = await stackPorts();
+    const { temporalPort, uiPort, vaultPort } = ports;
+    const args = await stackArgs(ports, join(scratch, 'stack-data'));
     const workflowId = `local-stack-probe-${randomBytes(4).toString('hex')}`;
     const secretValue = randomBytes(8).toString('hex');
 
@@ -151,8 +168,9 @@ describe('npm run stack (the local stack CLI)', () => {
     expect(uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
     expect(baoEnv.BAO_ADDR).toBe(`http://127.0.0.1:${vaultPort}`);
     expect(out).toContain(join('.servers', 'venv', 'bin'));
+    // Temporal, OpenBao and the worker process.
     const pids = first.serverPids();
-    expect(pids).toHaveLength(2);
+    expect(pids).toHaveLength(3);
     expect(out).toMatch(/^ {2}worker {2,}task queues whatsapp-onboarding and whatsapp-graph/m);
 
     const ui = await request(uiUrl);
@@ -251,26 +269,56 @@ describe('npm run stack (the local stack CLI)', () => {
     for (const pid of pids2) expect(isAlive(pid), `server pid ${pid} still running`).toBe(false);
   }, 240_000);
 
+  it('notices its worker process dying: one line naming it, its signal and its log, then a new worker that works', async () => {
+    const cli = new StackCliProcess([
+      ...(await stackArgs(await stackPorts(), join(scratch, 'worker-killed'))),
+      '--in-memory',
+    ]);
+    const out = await cli.ready();
+    const temporalAddress = field(out, /export TEMPORAL_ADDRESS=(\S+)/);
+    const logFile = field(out, /^ {2}worker {2,}.* \(log (\S+)\)$/m);
+    const killed = Number(field(out, /worker pid (\d+)/));
+    expect(isAlive(killed)).toBe(true);
+
+    process.kill(killed, 'SIGKILL');
+    const line = await cli.stderrLine(/^stack: the worker \(pid \d+\)/, 30_000);
+    const [before = '', after = ''] = line.split(/after \d+ s/);
+    expect(before).toBe(`stack: the worker (pid ${killed}) was killed by SIGKILL `);
+    expect(after).toBe(`; restarting it in 1 s (log: ${logFile})`);
+    const back = await cli.stderrLine(/^stack: the worker is running again \(pid \d+\)$/, 120_000);
+    const restarted = Number(/pid (\d+)/.exec(back)?.[1]);
+    expect(restarted).not.toBe(killed);
+    expect(isAlive(restarted)).toBe(true);
+    // Its log holds both lives: two ready lines.
+    expect(readFileSync(logFile, 'utf8').split('worker: ready').length - 1).toBe(2);
+
+    // The new worker does the work, and the stack stops it with everything else.
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      const handle = await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
+        taskQueue: ONBOARDING_TASK_QUEUE,
+        workflowId: `after-restart-${randomBytes(4).toString('hex')}`,
+        args: [{ phoneNumberId: '15550002222' }],
+      });
+      await expect
+        .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
+        .toBe('COMPLETED');
+    } finally {
+      await connection.close();
+    }
+    cli.interrupt();
+    expect(await cli.exited).toBe(0);
+    expect(isAlive(restarted), `worker pid ${restarted} still running`).toBe(false);
+  }, 240_000);
+
   it('refuses a busy port with one line naming it and exit code 2, starting nothing', async () => {
     const holder: Server = createServer();
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const busyPort = (holder.address() as { port: number }).port;
     try {
-      const { uiPort, vaultPort } = await stackPorts();
-      const cli = new StackCliProcess([
-        '--temporal-port',
-        String(busyPort),
-        '--ui-port',
-        String(uiPort),
-        '--vault-port',
-        String(vaultPort),
-        '--graph-port',
-        String(await freePort()),
-        '--codec-port',
-        String(await freePort()),
-        '--data-dir',
-        join(scratch, 'busy-port'),
-      ]);
+      const ports = { ...(await stackPorts()), temporalPort: busyPort };
+      const { vaultPort } = ports;
+      const cli = new StackCliProcess(await stackArgs(ports, join(scratch, 'busy-port')));
       expect(await cli.exited).toBe(2);
       const lines = cli.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -324,6 +372,72 @@ describe('startLocalStack', () => {
     await expect(
       startLocalStack({ temporalPort: port, uiPort: port, dataDir: join(scratch, 'same-port') }),
     ).rejects.toThrow(`port ${port} is given for both Temporal gRPC and Temporal Web UI`);
+  });
+});
+
+describe("superviseProcess (the stack worker's supervisor)", () => {
+  /** A real process that is ready at once and exits with code 3 after `ms`. */
+  const shortLived = (ms: number) => async () =>
+    spawnManaged({
+      name: 'short-lived',
+      command: process.execPath,
+      args: ['-e', `setTimeout(() => process.exit(3), ${ms})`],
+    });
+
+  it('restarts a process that keeps exiting, with growing pauses, then gives up in one line', async () => {
+    const lines: string[] = [];
+    const pids: number[] = [];
+    const supervised = await superviseProcess({
+      name: 'the probe',
+      logFile: '/var/log/probe.log',
+      start: async () => {
+        const proc = await shortLived(100)();
+        pids.push(proc.pid);
+        return proc;
+      },
+      report: (line) => lines.push(line),
+      restartByHand: 'run the probe again',
+      backoffMs: [50, 100],
+      healthyAfterMs: 60_000,
+      maxRestarts: 3,
+      graceMs: 10,
+    });
+    const given = await supervised.gaveUp;
+    expect(supervised.restarts).toBe(3);
+    expect(pids).toHaveLength(4);
+    expect(new Set(pids).size).toBe(4);
+    expect(
+      lines.filter((l) => l.includes('restarting it in')).map((l) => /in ([\d.]+) s/.exec(l)?.[1]),
+    ).toEqual(['0.05', '0.1', '0.1']);
+    expect(lines[0]).toMatch(
+      /^stack: the probe \(pid \d+\) exited with code 3 after 0 s; restarting it in 0\.05 s \(log: \/var\/log\/probe\.log\)$/,
+    );
+    expect(given).toBe(
+      'stack: the probe keeps failing (4 times in a row; the last exited with code 3): not restarting it again; ' +
+        'stopping the stack. See its log /var/log/probe.log; fix the cause, then run the probe again',
+    );
+    expect(lines.at(-1)).toBe(given);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    await supervised.stop();
+  });
+
+  it('does not restart what it was asked to stop', async () => {
+    const lines: string[] = [];
+    const supervised = await superviseProcess({
+      name: 'the probe',
+      logFile: '/var/log/probe.log',
+      start: shortLived(60_000),
+      report: (line) => lines.push(line),
+      restartByHand: 'run the probe again',
+      graceMs: 10,
+    });
+    const pid = supervised.pid;
+    expect(pid !== undefined && isAlive(pid)).toBe(true);
+    await supervised.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(pid as number)).toBe(false);
+    expect(lines).toEqual([]);
+    expect(supervised.restarts).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@
 // stderr and exit code 2; any other start-up failure is one line and exit code 1.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTerminal, type CliIo } from '../cli/cli-io';
+import type { CliIo } from '../cli/cli-io';
 import { describeFailure, EXIT_FAILURE, EXIT_OK } from '../cli/exit-code-policy';
 import { portSetting, wholeNumberFlag } from '../cli/flag-values';
 import { firstLine } from '../cli/first-line';
@@ -21,10 +21,7 @@ import {
 import { exampleTenantTokensService } from './example-tenants';
 import { ensureProductionBinaries } from './production-binaries';
 import { defaultProductionDataDir, startProductionStack } from './production-stack';
-import { createLineLogger } from '../logging/line-logger';
-import { loadLogFormat, loadLogLevel } from '../logging/log-format';
 import { LOCAL_STACK_METRICS_BIND_ADDRESS } from '../metrics/metrics-config';
-import { installRuntimeTelemetry } from '../metrics/runtime-telemetry';
 import { assertPortFree } from './processes';
 import { serversDir } from './server-binaries';
 import { stackWorkerService } from './stack-worker';
@@ -51,7 +48,8 @@ function productServices(settings: StackCliSettings): ExtraServiceStarter[] {
       ? [
           stackWorkerService({
             graphBaseUrl: `http://127.0.0.1:${settings.graphPort}`,
-            metricsUrl: `http://127.0.0.1:${settings.metricsPort}/metrics`,
+            metricsBindAddress: `127.0.0.1:${settings.metricsPort}`,
+            report: (line) => console.error(line),
           }),
         ]
       : []),
@@ -64,6 +62,10 @@ Runs the whole local product until Ctrl-C: the Temporal dev server (gRPC and Web
 OnboardingStatus search attribute), OpenBao (KV v2 at secret/), the Graph sandbox, the codec
 server (also under the UI's own address at /codec) and a worker. State is kept in the data
 folder, so workflows and the PINs they stored survive a restart of the stack.
+
+The worker is a process of its own (log: <data-dir>/logs/worker.log). If it ends without being
+asked, one line on stderr says so and it is started again after 1 s, then 2, 4, 8, 16 s while
+it keeps failing within a minute of starting; failing a sixth time in a row stops the stack (exit 1).
 
 Options (each also settable by the environment variable shown; a flag wins):
   --temporal-port <port>  Temporal gRPC frontend      TEMPORAL_PORT     default ${DEFAULT_STACK_PORTS.temporal}
@@ -176,11 +178,17 @@ function summary(stack: LocalStack): string[] {
   ];
 }
 
-/** Resolves with the first server process that ends on its own. */
+/**
+ * Resolves with the first server process that ends on its own, or the first service that gave up
+ * (the worker, which its supervisor restarts until it keeps failing).
+ */
 function firstExit(stack: LocalStack): Promise<string> {
-  return Promise.race(
-    stack.processes.map((p) => p.exited.then((code) => `${p.name} (pid ${p.pid}) exited with ${code}`)),
-  );
+  return Promise.race([
+    ...stack.processes.map((p) =>
+      p.exited.then((code) => `${p.name} (pid ${p.pid}) exited with ${code} on its own`),
+    ),
+    ...stack.services.flatMap((s) => (s.failed ? [s.failed.then(() => `${s.name} kept failing`)] : [])),
+  ]);
 }
 
 async function main(io: CliIo): Promise<number> {
@@ -190,17 +198,8 @@ async function main(io: CliIo): Promise<number> {
   let stack: LocalStack;
   try {
     if (settings.fresh) wipeStackData(settings.dataDir);
-    // The stack's worker runs in this process: its SDK logs (errors only unless LOG_LEVEL says
-    // more) and its Prometheus endpoint, which the local stack always serves.
-    const level = loadLogLevel(io.env, 'ERROR');
-    const logger = createLineLogger({ format: loadLogFormat(io.env, isTerminal(io.stdout)), level });
-    const workerInProcess = settings.worker && !settings.production;
-    if (workerInProcess) await assertPortFree(settings.metricsPort, 'worker metrics');
-    installRuntimeTelemetry({
-      logger,
-      level,
-      ...(workerInProcess ? { metricsBindAddress: `127.0.0.1:${settings.metricsPort}` } : {}),
-    });
+    // The stack's worker process serves its Prometheus endpoint there: a busy port is named now.
+    if (settings.worker && !settings.production) await assertPortFree(settings.metricsPort, 'worker metrics');
     console.log('stack: starting Temporal and OpenBao...');
     const options = {
       temporalPort: settings.temporalPort,
@@ -238,7 +237,7 @@ async function main(io: CliIo): Promise<number> {
     // handler a moment so that their exit is not mistaken for a crash.
     if (ended !== undefined) await sleep(500);
     if (ended !== undefined && !io.signal?.aborted) {
-      console.error(`stack: ${ended} on its own; stopping the rest (logs in ${stack.logDir})`);
+      console.error(`stack: ${ended}; stopping the rest (logs in ${stack.logDir})`);
       exitCode = EXIT_FAILURE;
     }
   }

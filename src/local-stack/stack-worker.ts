@@ -1,14 +1,15 @@
 // The worker as part of `npm run stack`: without one, a parked number's "current details" are
 // blank in the UI (they come from a query the worker answers) and signals are never handled.
-// It runs in the stack's process against the stack's own Temporal, OpenBao (with the worker's
+// It runs as a child process against the stack's own Temporal, OpenBao (with the worker's
 // least-privilege AppRole, not the root token) and Graph sandbox, whatever the shell exports.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../config/env-reader';
-import { startWorker } from '../worker/start-worker';
 import { loadWorkerConfig, WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
 import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
+import { superviseProcess, type SupervisorOptions } from './process-supervisor';
 import type { ExtraServiceStarter } from './stack';
+import { startWorkerProcess } from './worker-processes';
 
 export class StackWorkerError extends Error {
   override readonly name = 'StackWorkerError';
@@ -60,26 +61,51 @@ export function stackWorkerEnv(
   };
 }
 
-/** Starts after workerAppRoleService (its credentials) and with the Graph sandbox's URL. */
+/**
+ * Starts after workerAppRoleService (its credentials) and with the Graph sandbox's URL. The worker
+ * is a process of its own (src/worker.ts --local, as deployed), kept running by a supervisor: an
+ * exit the stack did not ask for is reported in one line and restarted (process-supervisor.ts).
+ */
 export function stackWorkerService(opts: {
   graphBaseUrl: string;
-  /** Where the process's Prometheus exporter serves the worker's metrics, for the summary. */
-  metricsUrl?: string;
+  /** Where the worker serves Prometheus /metrics (METRICS_BIND_ADDRESS), e.g. 127.0.0.1:9464. */
+  metricsBindAddress?: string;
   env?: Env;
+  /** Where the supervisor's lines go (the stack CLI: stderr); nowhere by default. */
+  report?: (line: string) => void;
+  /** Supervisor tuning (the tests' short pauses). */
+  supervisor?: Pick<SupervisorOptions, 'backoffMs' | 'healthyAfterMs' | 'maxRestarts' | 'graceMs'>;
 }): ExtraServiceStarter {
   return async (stack) => {
     const appRole = readAppRole(join(stack.dataDir, WORKER_APPROLE_FILE_NAME));
-    const env = stackWorkerEnv(opts.env ?? process.env, stack, opts.graphBaseUrl, appRole);
-    const worker = await startWorker(loadWorkerConfig(env, { local: true }));
+    const env: Env = {
+      ...stackWorkerEnv(opts.env ?? process.env, stack, opts.graphBaseUrl, appRole),
+      ...(opts.metricsBindAddress ? { METRICS_BIND_ADDRESS: opts.metricsBindAddress } : {}),
+    };
+    // Checked here first: a bad variable stops the stack with its one line (exit 2), not with
+    // a worker that exits before it is ready.
+    loadWorkerConfig(env, { local: true });
+    const logFile = join(stack.logDir, 'worker.log');
+    const worker = await superviseProcess({
+      name: 'the worker',
+      logFile,
+      start: () => startWorkerProcess({ name: 'worker', env, args: ['--local'], logFile }),
+      report: opts.report ?? (() => undefined),
+      restartByHand:
+        'run npm run stack again (or npm run worker -- --local beside npm run stack -- --no-worker)',
+      ...opts.supervisor,
+    });
     return {
       name: 'worker',
       url:
         `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}` +
-        (opts.metricsUrl ? `, metrics at ${opts.metricsUrl}` : ''),
-      stop: async () => {
-        worker.shutdown();
-        await worker.done;
+        (opts.metricsBindAddress ? `, metrics at http://${opts.metricsBindAddress}/metrics` : '') +
+        ` (log ${logFile})`,
+      get pid() {
+        return worker.pid;
       },
+      failed: worker.gaveUp,
+      stop: () => worker.stop(),
     };
   };
 }

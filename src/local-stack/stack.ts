@@ -44,6 +44,8 @@ export interface ExtraService {
   /** Lines the CLI prints last, where a person reads them (e.g. how to sign in). */
   readonly notes?: readonly string[];
   readonly pid?: number;
+  /** Resolves with a line saying why once the service has stopped for good on its own. */
+  readonly failed?: Promise<string>;
   stop(): Promise<void>;
 }
 
