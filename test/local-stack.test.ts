@@ -137,6 +137,23 @@ function field(output: string, pattern: RegExp): string {
   return value;
 }
 
+/** Starts the onboarding of one number on the stack and waits until its worker completes it. */
+async function expectCompleted(temporalAddress: string, workflowId: string, phoneNumberId: string) {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const handle = await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
+      taskQueue: ONBOARDING_TASK_QUEUE,
+      workflowId,
+      args: [{ phoneNumberId }],
+    });
+    await expect
+      .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
+      .toBe('COMPLETED');
+  } finally {
+    await connection.close();
+  }
+}
+
 async function bao(env: { BAO_ADDR: string; BAO_TOKEN: string }, args: string[]): Promise<string> {
   const { stdout } = await run(serverBinary('bao'), args, {
     ...process.env,
@@ -213,19 +230,7 @@ describe('npm run stack (the local stack CLI)', () => {
     );
 
     // The stack's own worker runs it to the end against the stack's Graph sandbox.
-    let connection = await Connection.connect({ address: temporalAddress });
-    try {
-      const handle = await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
-        taskQueue: ONBOARDING_TASK_QUEUE,
-        workflowId,
-        args: [{ phoneNumberId: '15550001111' }],
-      });
-      await expect
-        .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
-        .toBe('COMPLETED');
-    } finally {
-      await connection.close();
-    }
+    await expectCompleted(temporalAddress, workflowId, '15550001111');
     // The local stack serves its worker's Prometheus endpoint, with the product's counters.
     const metricsUrl = field(out, /metrics at (\S+)/);
     const metrics = await request(metricsUrl);
@@ -249,7 +254,7 @@ describe('npm run stack (the local stack CLI)', () => {
     expect((await bao(baoEnv, ['kv', 'get', '-field=value', 'secret/local-stack-probe'])).trim()).toBe(
       secretValue,
     );
-    connection = await Connection.connect({ address: temporalAddress });
+    const connection = await Connection.connect({ address: temporalAddress });
     try {
       const client = new Client({ connection });
       const description = await client.workflow.getHandle(workflowId).describe();
@@ -293,19 +298,7 @@ describe('npm run stack (the local stack CLI)', () => {
     expect(readFileSync(logFile, 'utf8').split('worker: ready').length - 1).toBe(2);
 
     // The new worker does the work, and the stack stops it with everything else.
-    const connection = await Connection.connect({ address: temporalAddress });
-    try {
-      const handle = await new Client({ connection }).workflow.start(WORKFLOW_TYPE, {
-        taskQueue: ONBOARDING_TASK_QUEUE,
-        workflowId: `after-restart-${randomBytes(4).toString('hex')}`,
-        args: [{ phoneNumberId: '15550002222' }],
-      });
-      await expect
-        .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
-        .toBe('COMPLETED');
-    } finally {
-      await connection.close();
-    }
+    await expectCompleted(temporalAddress, `after-restart-${randomBytes(4).toString('hex')}`, '15550002222');
     cli.interrupt();
     expect(await cli.exited).toBe(0);
     expect(isAlive(restarted), `worker pid ${restarted} still running`).toBe(false);
