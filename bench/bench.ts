@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg as osLoadavg, tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -54,6 +54,9 @@ import {
   waitForCount,
   writeJson,
 } from './common';
+import { graphCapAcrossProcesses, type GraphCapResult } from './graph-cap';
+import { historyCostOf, type HistoryCostSummary } from './history-cost';
+import { singleLatency } from './single-latency';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -62,15 +65,22 @@ Measures, on its own local stack (free ports, in memory, stopped at the end):
     p50/p95/p99 per-number latency and peak RSS, against a bare three-activity baseline
     workflow on the same worker settings;
   - the batch starter's start rate against a plain client.workflow.start loop;
-  - the Graph rate cap: what the sandbox sees with GRAPH_MAX_REQUESTS_PER_SECOND = R;
+  - Temporal actions (as Temporal Cloud bills them) and history events per number, counted
+    from the real histories of each batch, for registerNumber and the baseline;
+  - single-number latency, start to Completed, one number at a time, beside the baseline's;
+  - the Graph rate cap with 1 and 3 worker processes started at once on an idle queue: the
+    busiest one-second window and the steady rate the sandbox sees at GRAPH_MAX_REQUESTS_PER_SECOND = R;
   - the starter's --dry-run over generated rows: rows/s and peak memory.
 
 Options:
-  --sizes N,N,...      batch sizes for throughput (default 100,500,2000)
+  --sizes N,N,...      batch sizes for throughput (default 500,2000)
   --out FILE           results JSON (default bench-results/bench.json)
-  --quick              small sizes (50,100), rate run 200 numbers, 300 starts, 20,000 dry-run rows
-  --rate R             Graph cap for the rate-adherence run (default 20)
-  --rate-numbers N     numbers in the rate-adherence run (default 30 * R, at most 2000)
+  --quick              small sizes (50,100), 10 latency runs, rate runs of 10 * R numbers,
+                       300 starts, 20,000 dry-run rows
+  --latency-runs N     single-number runs per workflow (default 50)
+  --rate R             Graph cap for the rate runs (default 5)
+  --rate-numbers N     numbers in each rate run (default 40 * R, at most 2000)
+  --rate-workers K,K   worker processes in the rate runs (default 1,3)
   --starts N           starts for the start-rate comparison (default 2000)
   --dry-run-rows N     rows for the starter's dry run (default 100000)
   --production         throughput and the Graph cap on the production shape beside the dev
@@ -84,28 +94,36 @@ export const BENCH_WORKER_SETTINGS = {
   /** Not binding in the throughput runs: those measure the workflow, the rate run the cap. */
   graphMaxRequestsPerSecond: 10_000,
 } as const;
+const BENCH_GRAPH_TOKEN = 'bench-graph-token';
 /** Starts in flight at once, for every batch (the starter's default). */
 const START_CONCURRENCY = 20;
 
 function parseOptions(io: CliIo) {
   const { values } = parseFlags(io, {
-    strings: 'sizes out rate rate-numbers starts dry-run-rows',
+    strings: 'sizes out latency-runs rate rate-numbers rate-workers starts dry-run-rows',
     booleans: 'quick',
     help: HELP,
   });
   const quick = values.quick ?? false;
-  const sizes = (values.sizes ?? (quick ? '50,100' : '100,500,2000'))
+  const sizes = (values.sizes ?? (quick ? '50,100' : '500,2000'))
     .split(',')
     .map((s) => wholeNumberFlag('--sizes', s.trim(), { fallback: 0, max: 20_000 }));
-  const rate = wholeNumberFlag('--rate', values.rate, { fallback: 20, max: 500 });
+  const rate = wholeNumberFlag('--rate', values.rate, { fallback: 5, max: 500 });
   return {
     sizes,
     out: resolve(values.out ?? 'bench-results/bench.json'),
+    latencyRuns: wholeNumberFlag('--latency-runs', values['latency-runs'], {
+      fallback: quick ? 10 : 50,
+      max: 10_000,
+    }),
     rate,
     rateNumbers: wholeNumberFlag('--rate-numbers', values['rate-numbers'], {
-      fallback: quick ? 10 * rate : Math.min(2000, 30 * rate),
+      fallback: quick ? 10 * rate : Math.min(2000, 40 * rate),
       max: 2000,
     }),
+    rateWorkers: (values['rate-workers'] ?? '1,3')
+      .split(',')
+      .map((s) => wholeNumberFlag('--rate-workers', s.trim(), { fallback: 1, max: 8 })),
     starts: wholeNumberFlag('--starts', values.starts, { fallback: quick ? 300 : 2000, max: 20_000 }),
     dryRunRows: wholeNumberFlag('--dry-run-rows', values['dry-run-rows'], {
       fallback: quick ? 20_000 : 100_000,
@@ -136,6 +154,8 @@ export interface ThroughputResult {
   perSecond: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   peakRssMb: number;
+  /** Actions and events per number, from a sample of the batch's histories. */
+  cost: HistoryCostSummary;
 }
 
 /** Wraps every method of `target` so the time spent in it is added to `profile` under `prefix.name`. */
@@ -177,7 +197,7 @@ async function startStack(namespaces: string[], workDir: string): Promise<Stack>
         rootToken: `bench-${randomBytes(12).toString('hex')}`,
         logFile: join(workDir, 'openbao.log'),
       }).then((p) => (started.push(p), p)),
-      startGraphSandbox({ accessToken: 'bench-graph-token' }).then(
+      startGraphSandbox({ accessToken: BENCH_GRAPH_TOKEN }).then(
         (s) => (started.push({ stop: () => s.close() }), s),
       ),
       bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...bundleOpts }),
@@ -203,7 +223,7 @@ async function startStack(namespaces: string[], workDir: string): Promise<Stack>
         createGraphClient({
           baseUrl: sandbox.url,
           apiVersion: 'v25.0',
-          accessToken: 'bench-graph-token',
+          accessToken: BENCH_GRAPH_TOKEN,
           headersTimeoutMs: 10_000,
           bodyTimeoutMs: 10_000,
         }),
@@ -323,7 +343,7 @@ async function throughput(
     await pool(ids, START_CONCURRENCY, async (id) => {
       if (workflow === 'baseline') {
         await client.workflow.start(BASELINE_WORKFLOW_TYPE, {
-          workflowId: `baseline-${id}`,
+          workflowId: workflowIdOf(workflow, id),
           taskQueue: BASELINE_TASK_QUEUE,
           args: [{ phoneNumberId: id }],
         });
@@ -337,6 +357,10 @@ async function throughput(
   const peakRss = rss.stop();
   if (done < n) throw new Error(`${workflow} N=${n}: only ${done} completed within ${timeoutMs / 1000} s`);
   const times = await completedTimes(client);
+  const cost = await historyCostOf(
+    client,
+    ids.map((id) => workflowIdOf(workflow, id)),
+  );
   const first = Math.min(...times.map((t) => t.start));
   const last = Math.max(...times.map((t) => t.close));
   const latencies = times.map((t) => t.close - t.start).sort((a, b) => a - b);
@@ -353,7 +377,42 @@ async function throughput(
       max: latencies[latencies.length - 1] ?? Number.NaN,
     },
     peakRssMb: mb(peakRss),
+    cost,
   };
+}
+
+function workflowIdOf(workflow: ThroughputResult['workflow'], phoneNumberId: string): string {
+  return workflow === 'baseline' ? `baseline-${phoneNumberId}` : workflowIdFor(phoneNumberId);
+}
+
+/** One number at a time, `runs` of them, on fresh workers of the given workflow. */
+async function latency(
+  stack: Stack,
+  workflow: ThroughputResult['workflow'],
+  namespace: string,
+  runs: number,
+) {
+  const client = clientFor(stack, namespace);
+  const ids = phoneNumberIds(randomIdBase(), runs);
+  const workers =
+    workflow === 'baseline'
+      ? await baselineWorkers(stack, namespace)
+      : await ourWorkers(stack, namespace, BENCH_WORKER_SETTINGS.graphMaxRequestsPerSecond);
+  return workers.runUntil(() =>
+    singleLatency(runs, async (i) => {
+      const id = ids[i] ?? String(i);
+      if (workflow === 'baseline') {
+        return client.workflow.start(BASELINE_WORKFLOW_TYPE, {
+          workflowId: workflowIdOf(workflow, id),
+          taskQueue: BASELINE_TASK_QUEUE,
+          args: [{ phoneNumberId: id }],
+        });
+      }
+      const res = await startOnboarding(client, { phoneNumberId: id });
+      if (res.outcome !== 'started') throw new Error(`${id}: ${res.outcome}`);
+      return client.workflow.getHandle(res.workflowId);
+    }),
+  );
 }
 
 function csvOf(ids: readonly string[]): string {
@@ -426,66 +485,6 @@ async function startRates(stack: Stack, n: number): Promise<StartRateResult> {
   };
 }
 
-export interface RateWindowStats {
-  requests: number;
-  spanSeconds: number;
-  maxPerSecondWindow: number;
-  steadyMeanPerSecond: number;
-}
-
-/** Max requests in any 1-second window [t, t+1000), and the mean over the middle 80% of the span. */
-export function rateWindows(timestamps: readonly number[]): RateWindowStats {
-  const t = [...timestamps].sort((a, b) => a - b);
-  let max = 0;
-  for (let i = 0, j = 0; i < t.length; i++) {
-    while (j < t.length && (t[j] ?? 0) < (t[i] ?? 0) + 1000) j++;
-    max = Math.max(max, j - i);
-  }
-  const first = t[0] ?? 0;
-  const last = t[t.length - 1] ?? 0;
-  const span = last - first;
-  const from = first + span * 0.1;
-  const to = last - span * 0.1;
-  const inMiddle = t.filter((x) => x >= from && x < to).length;
-  return {
-    requests: t.length,
-    spanSeconds: round(span / 1000, 2),
-    maxPerSecondWindow: max,
-    steadyMeanPerSecond: to > from ? round(inMiddle / ((to - from) / 1000), 2) : Number.NaN,
-  };
-}
-
-interface RateResult extends RateWindowStats {
-  cap: number;
-  numbers: number;
-  maxRatio: number;
-  steadyRatio: number;
-}
-
-async function rateAdherence(stack: Stack, cap: number, n: number): Promise<RateResult> {
-  const client = clientFor(stack, 'rate');
-  stack.sandbox.reset();
-  const ids = phoneNumberIds(randomIdBase(), n);
-  const workers = await ourWorkers(stack, 'rate', cap);
-  const done = await workers.runUntil(async () => {
-    await pool(ids, START_CONCURRENCY, (id) => startOnboarding(client, { phoneNumberId: id }));
-    return waitForCount(client, "ExecutionStatus = 'Completed'", n, {
-      timeoutMs: Math.max(120_000, (n / cap) * 3000),
-      everyMs: 500,
-    });
-  });
-  if (done < n) throw new Error(`rate run: only ${done} of ${n} completed`);
-  const posts = stack.sandbox.requests().filter((r) => r.method === 'POST');
-  const stats = rateWindows(posts.map((r) => Date.parse(r.at)));
-  return {
-    cap,
-    numbers: n,
-    ...stats,
-    maxRatio: round(stats.maxPerSecondWindow / cap, 2),
-    steadyRatio: round(stats.steadyMeanPerSecond / cap, 2),
-  };
-}
-
 interface DryRunResult {
   rows: number;
   exitCode: number;
@@ -528,6 +527,24 @@ async function dryRun(workDir: string, rows: number): Promise<DryRunResult> {
   };
 }
 
+const loadavg = () => osLoadavg().map((l) => round(l, 2));
+
+/** The Graph cap measured on K worker processes, in namespace rate-K of the bench's stack. */
+function graphCapRun(stack: Stack, workers: number, cap: number, numbers: number): Promise<GraphCapResult> {
+  return graphCapAcrossProcesses(
+    {
+      temporalAddress: stack.temporal.address,
+      namespace: `rate-${workers}`,
+      vaultAddress: stack.bao.address,
+      vaultToken: stack.bao.rootToken,
+      sandbox: stack.sandbox,
+      sandboxToken: BENCH_GRAPH_TOKEN,
+      logDir: stack.workDir,
+    },
+    { workers, cap, numbers },
+  );
+}
+
 function profileSummary(profile: Stack['profile'], numbers: number) {
   return Object.fromEntries(
     [...profile].map(([name, { calls, ms }]) => [
@@ -550,9 +567,11 @@ async function main(io: CliIo): Promise<number> {
     'warmup-base',
     'warmup-ours',
     ...opts.sizes.flatMap((n) => [`ours-${n}`, `base-${n}`]),
+    'latency-base',
+    'latency-ours',
     'starts-plain',
     'starts-starter',
-    'rate',
+    ...opts.rateWorkers.map((k) => `rate-${k}`),
   ];
   console.error(`bench: starting the stack (logs in ${workDir})...`);
   const stack = await startStack([...new Set(namespaces)], workDir);
@@ -566,6 +585,13 @@ async function main(io: CliIo): Promise<number> {
     await throughput(stack, 'registerNumber', 'warmup-ours', 50);
     stack.profile.clear();
 
+    const loadAtStart = loadavg();
+    console.error(`bench: single-number latency, ${opts.latencyRuns} runs each...`);
+    const latencies = {
+      baseline: await latency(stack, 'baseline', 'latency-base', opts.latencyRuns),
+      registerNumber: await latency(stack, 'registerNumber', 'latency-ours', opts.latencyRuns),
+    };
+
     const throughputs: ThroughputResult[] = [];
     const profiles: Record<string, unknown> = {};
     for (const n of opts.sizes) {
@@ -578,8 +604,13 @@ async function main(io: CliIo): Promise<number> {
     }
     console.error(`bench: start rates over ${opts.starts} starts...`);
     const starts = await startRates(stack, opts.starts);
-    console.error(`bench: Graph rate cap ${opts.rate}/s over ${opts.rateNumbers} numbers...`);
-    const rate = await rateAdherence(stack, opts.rate, opts.rateNumbers);
+    const rates: GraphCapResult[] = [];
+    for (const k of opts.rateWorkers) {
+      console.error(
+        `bench: Graph cap ${opts.rate}/s, ${k} worker process(es), ${opts.rateNumbers} numbers...`,
+      );
+      rates.push(await graphCapRun(stack, k, opts.rate, opts.rateNumbers));
+    }
     console.error(`bench: starter --dry-run over ${opts.dryRunRows} rows...`);
     const dry = await dryRun(workDir, opts.dryRunRows);
 
@@ -604,24 +635,58 @@ async function main(io: CliIo): Promise<number> {
         t.workflow === 'registerNumber' ? (ratios.find((r) => r.n === t.n)?.ratio ?? '') : '',
       ]),
     );
-    console.log(`\nStarts (concurrency ${starts.concurrency}, ${starts.n} starts, no worker running)`);
+    console.log(
+      '\nCost per number (Temporal Cloud billable actions and history events, from real histories)',
+    );
+    printTable(
+      ['workflow', 'N', 'histories', 'actions', 'min', 'max', 'events', 'by kind'],
+      throughputs.map((t) => [
+        t.workflow,
+        t.n,
+        t.cost.histories,
+        t.cost.actionsPerNumber,
+        t.cost.minActions,
+        t.cost.maxActions,
+        t.cost.eventsPerNumber,
+        Object.entries(t.cost.actionsByKind)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ]),
+    );
+    console.log(`\nSingle-number latency, start to Completed, one at a time (${opts.latencyRuns} runs)`);
+    printTable(
+      ['workflow', 'p50 ms', 'p95 ms', 'max ms', 'client p50 ms', 'client p95 ms'],
+      Object.entries(latencies).map(([name, l]) => [
+        name,
+        l.serverMs.p50,
+        l.serverMs.p95,
+        l.serverMs.max,
+        l.clientMs.p50,
+        l.clientMs.p95,
+      ]),
+    );
+    console.log(
+      `\nStarts (concurrency ${starts.concurrency}, ${starts.n} starts, no worker running; goal >= 0.9)`,
+    );
     printTable(
       ['plain loop /s', 'starter /s', 'starter / plain'],
       [[starts.plainLoopPerSecond, starts.starterPerSecond, starts.ratio]],
     );
-    console.log(`\nGraph rate cap (GRAPH_MAX_REQUESTS_PER_SECOND=${rate.cap}, ${rate.numbers} numbers)`);
+    console.log(
+      `\nGraph cap R = ${opts.rate}/s, ${opts.rateNumbers} numbers, worker processes started at once on an idle queue`,
+    );
     printTable(
-      ['requests', 'span s', 'max in any 1 s', 'max / cap', 'steady mean /s', 'steady / cap'],
-      [
-        [
-          rate.requests,
-          rate.spanSeconds,
-          rate.maxPerSecondWindow,
-          rate.maxRatio,
-          rate.steadyMeanPerSecond,
-          rate.steadyRatio,
-        ],
-      ],
+      ['workers', 'requests', 'span s', 'max in any 1 s', 'max / R', 'steady /s', 'steady / R'],
+      rates.map((r) => [
+        r.workers,
+        r.requests,
+        r.spanSeconds,
+        r.maxPerSecondWindow,
+        r.maxRatio,
+        r.steadyMeanPerSecond,
+        r.steadyRatio,
+      ]),
     );
     console.log(`\nStarter --dry-run (${dry.rows} rows)`);
     printTable(
@@ -638,13 +703,18 @@ async function main(io: CliIo): Promise<number> {
     );
     console.log('\nWhere registerNumber spends its activity time (per number)');
     for (const [n, summary] of Object.entries(profiles)) console.log(`  N=${n}: ${JSON.stringify(summary)}`);
+    const loadAtEnd = loadavg();
+    console.log(
+      `\nload average (1, 5, 15 min): at start ${loadAtStart.join(' ')}, at end ${loadAtEnd.join(' ')}`,
+    );
 
     writeJson(opts.out, {
       when: new Date().toISOString(),
       machine: {
-        cpus: (await import('node:os')).cpus().length,
+        cpus: cpus().length,
         node: process.version,
         platform: process.platform,
+        loadAverage: { atStart: loadAtStart, atEnd: loadAtEnd },
       },
       workerSettings: {
         ...BENCH_WORKER_SETTINGS,
@@ -654,8 +724,9 @@ async function main(io: CliIo): Promise<number> {
       throughput: throughputs,
       ratioToBaseline: ratios,
       activityProfile: profiles,
+      singleNumberLatency: latencies,
       starts,
-      rateCap: rate,
+      graphCap: rates,
       dryRun: dry,
     });
     console.log(`\nresults: ${opts.out}`);
