@@ -1,21 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { createRatePacer, type PacerClock } from '../src/graph/graph-rate-pacer';
+import {
+  createRatePacer,
+  graphPacingRate,
+  PACING_LATENESS_MS,
+  type PacerClock,
+  type PacerShare,
+} from '../src/graph/graph-rate-pacer';
 
-/** A clock that only moves when the pacer sleeps: the schedule is exact and instant. */
-function manualClock(): PacerClock {
-  let now = 1_000;
+/** A clock that only moves when someone sleeps: the schedule is exact and instant. */
+function manualClock(start = 1_000): PacerClock & { set(t: number): void } {
+  let now = start;
   return {
     now: () => now,
     sleep: async (ms) => {
       now += ms;
     },
+    set: (t) => {
+      now = t;
+    },
   };
 }
 
+function maxInAnySecond(times: readonly number[]): number {
+  return Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 1_000).length));
+}
+
 describe('createRatePacer', () => {
-  it('lets the first call through at once, then spaces calls 1/rate apart (no initial burst)', async () => {
+  it('spaces one worker`s calls 1/rate apart on the grid, with no initial burst', async () => {
     const clock = manualClock();
-    const pacer = createRatePacer(5, clock);
+    const pacer = createRatePacer(5, { clock });
     const at: number[] = [];
     for (let i = 0; i < 12; i++) {
       await pacer.wait();
@@ -23,18 +36,70 @@ describe('createRatePacer', () => {
     }
     expect(at[0]).toBe(1_000);
     at.slice(1).forEach((t, i) => expect(t - at[i]!).toBeCloseTo(200, 6));
-    // No one-second window [t, t+1000) holds more than 5 calls.
-    for (const start of at)
-      expect(at.filter((t) => t >= start && t < start + 1_000).length).toBeLessThanOrEqual(5);
+    expect(maxInAnySecond(at)).toBe(5);
   });
 
-  it('does not make a caller wait after a quiet period', async () => {
+  it('does not make a caller wait after a quiet period beyond the next slot', async () => {
     const clock = manualClock();
-    const pacer = createRatePacer(2, clock);
+    const pacer = createRatePacer(2, { clock });
     await pacer.wait();
     await clock.sleep(5_000);
     const before = clock.now();
     await pacer.wait();
     expect(clock.now()).toBe(before);
+    clock.set(before + 10);
+    await pacer.wait();
+    expect(clock.now()).toBe(before + 500);
+  });
+
+  it('gives three workers disjoint slots: together they never exceed the rate in any second', async () => {
+    // Three pacers that start at once on the same clock, each with its own share, each with 20 calls waiting.
+    const shares: PacerShare[] = [0, 1, 2].map((index) => ({ index, count: 3 }));
+    const sent: number[] = [];
+    for (const share of shares) {
+      const clock = manualClock(1_037);
+      const pacer = createRatePacer(5, { clock, share: () => share });
+      for (let i = 0; i < 20; i++) {
+        await pacer.wait();
+        sent.push(clock.now());
+      }
+    }
+    sent.sort((a, b) => a - b);
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(maxInAnySecond(sent)).toBe(5);
+    // And all of the rate is used: 60 calls over 12 s.
+    expect((sent[sent.length - 1]! - sent[0]!) / 1000).toBeCloseTo(59 / 5, 6);
+  });
+
+  it('lets two workers that disagree about the count overlap only on the slots both claim', async () => {
+    const clockA = manualClock();
+    const clockB = manualClock();
+    const a = createRatePacer(10, { clock: clockA, share: () => ({ index: 0, count: 1 }) });
+    const b = createRatePacer(10, { clock: clockB, share: () => ({ index: 1, count: 2 }) });
+    const sentA: number[] = [];
+    const sentB: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await a.wait();
+      sentA.push(clockA.now());
+      await b.wait();
+      sentB.push(clockB.now());
+    }
+    // B only ever uses odd slots, 200 ms apart; A uses every slot.
+    sentB.slice(1).forEach((t, i) => expect(t - sentB[i]!).toBeCloseTo(200, 6));
+    expect(maxInAnySecond([...sentA, ...sentB].sort((x, y) => x - y))).toBe(15);
+  });
+});
+
+describe('graphPacingRate', () => {
+  it('stays 5 % under the cap, and lower for small caps so late requests cannot crowd a second', () => {
+    expect(graphPacingRate(20)).toBeCloseTo(19, 6);
+    expect(graphPacingRate(100)).toBeCloseTo(95, 6);
+    expect(graphPacingRate(5)).toBeCloseTo(5000 / 1150, 6);
+    for (const cap of [1, 2, 3, 5, 7, 10, 13, 20, 50]) {
+      const allowed = Math.floor(cap * 1.1);
+      const spacing = 1000 / graphPacingRate(cap);
+      // allowed + 1 requests, the first up to the lateness late, still span a whole second.
+      expect(allowed * spacing - PACING_LATENESS_MS).toBeGreaterThan(1000 - 1e-6);
+    }
   });
 });

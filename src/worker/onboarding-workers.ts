@@ -12,8 +12,10 @@ import {
   type ActivityDeps,
   type TaskQueueName,
 } from '../activities';
-import { createRatePacer, pacedCalls } from '../graph/graph-rate-pacer';
+import { createRatePacer, graphPacingRate, pacedCalls } from '../graph/graph-rate-pacer';
+import { defaultWorkerIdentity, watchGraphWorkerShare } from '../graph/graph-worker-share';
 import { activityMetricsInterceptor, createActivityMetrics } from '../metrics/activity-metrics-interceptor';
+import { GRAPH_TASK_QUEUE } from '../workflows/messages';
 
 /** The workflows module, from source (.ts under tsx and vitest) or from the build (.js). */
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', `index${extname(__filename)}`);
@@ -51,10 +53,29 @@ export interface OnboardingWorkers {
 
 export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): Promise<OnboardingWorkers> {
   // The server's task-queue limiter caps the Graph rate across all workers, but when an idle
-  // queue fills it hands out its whole bucket at once (2x R in the first second, measured);
-  // pacing each worker's Graph requests from an empty start, right before the request goes out,
-  // keeps that burst from reaching Meta. The 5 % margin absorbs timer and network jitter.
-  const pacer = createRatePacer(opts.graphMaxRequestsPerSecond * 0.95);
+  // queue fills it hands out its whole bucket at once (2x R in the first second, measured). So
+  // every worker also paces its requests, right before each goes out, on a grid of slots shared
+  // by all workers, taking only its own share of the slots (graph-rate-pacer.ts): together they
+  // stay under R from the first second on (graphPacingRate leaves room for late requests).
+  const identity = defaultWorkerIdentity();
+  const share = watchGraphWorkerShare({
+    service: opts.connection.workflowService,
+    namespace: opts.namespace,
+    taskQueue: GRAPH_TASK_QUEUE,
+    identity,
+    onError: warnOnce(
+      'cannot list the Graph queue pollers (DescribeTaskQueue): pacing as if this were the only worker',
+    ),
+  });
+  const grid = createRatePacer(graphPacingRate(opts.graphMaxRequestsPerSecond), {
+    share: () => share.current(),
+  });
+  const pacer = {
+    async wait() {
+      await share.ready();
+      await grid.wait();
+    },
+  };
   const activities = createActivities({ ...opts.deps, graph: pacedCalls(opts.deps.graph, pacer) });
   const byQueue = activitiesByTaskQueue(activities);
   const workflowSource = opts.workflowBundle
@@ -81,7 +102,7 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
           ...workflowSource,
           maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTasks ?? 40,
         }),
-        ...(role.paced && { maxTaskQueueActivitiesPerSecond: opts.graphMaxRequestsPerSecond }),
+        ...(role.paced && { maxTaskQueueActivitiesPerSecond: opts.graphMaxRequestsPerSecond, identity }),
       });
     }),
   );
@@ -92,7 +113,11 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
     }
   };
   const run = async () => {
-    await Promise.all([...workers.values()].map((w) => w.run()));
+    try {
+      await Promise.all([...workers.values()].map((w) => w.run()));
+    } finally {
+      share.stop();
+    }
   };
   return {
     workers,
@@ -112,5 +137,14 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
         await running;
       }
     },
+  };
+}
+
+function warnOnce(message: string): (err: unknown) => void {
+  let warned = false;
+  return (err) => {
+    if (warned) return;
+    warned = true;
+    Runtime.instance().logger.warn(message, { error: err instanceof Error ? err.message : String(err) });
   };
 }

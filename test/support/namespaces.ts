@@ -22,6 +22,9 @@ export const TEST_NAMESPACES = [
   'vault-tls',
   'drift',
   'tenants',
+  'graph-share',
+  'cost',
+  'budget',
   'spare-1',
   'spare-2',
 ] as const;
