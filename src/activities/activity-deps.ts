@@ -44,3 +44,8 @@ export interface PinVersionInput {
   /** Whose Graph token the call uses (GRAPH_TOKEN_SOURCE=vault); runs before tenants pass none. */
   tenant?: string;
 }
+
+export interface SetTwoStepPinInput extends PinVersionInput {
+  /** Whose Graph budget the call spends (graph-budget.ts); absent for numbers started without one. */
+  wabaId?: string;
+}

@@ -1,5 +1,12 @@
 // The activities, one file each; src/activities/activity-registry.ts says which queue runs which.
-export type { ActivityDeps, GraphApi, OnboardingQueueDeps, PinVault, PinVersionInput } from './activity-deps';
+export type {
+  ActivityDeps,
+  GraphApi,
+  OnboardingQueueDeps,
+  PinVault,
+  PinVersionInput,
+  SetTwoStepPinInput,
+} from './activity-deps';
 export {
   activitiesByTaskQueue,
   ACTIVITY_REGISTRY,

@@ -3,7 +3,7 @@
 // key) and can be changed while it runs through PUT /_sandbox/scenarios/{id}.
 import type { CliIo } from '../cli/cli-io';
 import { EXIT_OK } from '../cli/exit-code-policy';
-import { portSetting } from '../cli/flag-values';
+import { portSetting, wholeNumberFlag } from '../cli/flag-values';
 import { listenFailure } from '../cli/listen-error';
 import { parseFlags } from '../cli/parse-flags';
 import { runMain, stopRequested } from '../cli/run-main';
@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli/usage-error';
 import { parseSandboxTenants } from './sandbox-tokens';
 import { loadScenarioFile, scenariosFromEnv, SCENARIOS_ENV, type ScenarioMap } from './scenarios';
+import { DEFAULT_WABA_CALLS_PER_HOUR } from './sandbox-budget';
 import { DEFAULT_SANDBOX_PORT, startGraphSandbox } from './server';
 
 const HELP = `Graph sandbox: a local stand-in for graph.facebook.com with fault injection.
@@ -33,6 +34,10 @@ Options:
                     entry a number is verified and registered on Cloud API, with no two-step PIN)
   --tenants FILE    client businesses' tokens, each reaching only its WABAs (App-Only install):
                     {"<token>": {"<waba id>": ["<phone-number id>", ...]}}
+  --waba-budget N   calls each WABA may make per hour before code 80007 (default ${DEFAULT_WABA_CALLS_PER_HOUR});
+                    every answer carries X-Business-Use-Case-Usage
+  --app-budget N    calls the app may make per hour before code 4 (default none: no X-App-Usage)
+  --budget-hour-ms MS  length of the budget's hour in ms, to watch a window pass (default 3600000)
   --quiet           do not print one line per request
   --help            show this help
 
@@ -48,7 +53,7 @@ POST /_sandbox/clock {"advanceMs":N}, POST /_sandbox/reset.
 
 async function main(io: CliIo): Promise<number> {
   const { values } = parseFlags(io, {
-    strings: 'port host token scenarios numbers tenants',
+    strings: 'port host token scenarios numbers tenants waba-budget app-budget budget-hour-ms',
     booleans: 'quiet',
     help: HELP,
   });
@@ -74,9 +79,17 @@ async function main(io: CliIo): Promise<number> {
   const tenants = values.tenants ? readTenants(values.tenants) : undefined;
   const appSecret = io.env.WHATSAPP_APP_SECRET?.trim();
   const webhookUrl = io.env.GRAPH_SANDBOX_WEBHOOK_URL?.trim();
+  const optionalCount = (flag: string, raw: string | undefined, min: number) =>
+    raw === undefined ? undefined : wholeNumberFlag(flag, raw, { fallback: 0, min, max: 1e9 });
+  const budget = {
+    wabaCallsPerHour: optionalCount('--waba-budget', values['waba-budget'], 1),
+    appCallsPerHour: optionalCount('--app-budget', values['app-budget'], 1),
+    hourMs: optionalCount('--budget-hour-ms', values['budget-hour-ms'], 1_000),
+  };
 
   const sandbox = await startGraphSandbox({
     port,
+    budget,
     host,
     accessToken: token,
     scenarios,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GRAPH_API_VERSION_PATTERN } from '../graph/graph-config';
+import type { SandboxBudget } from './sandbox-budget';
 import type { Outcome, SandboxFaults } from './sandbox-faults';
 import { readBody } from '../http/read-body';
 import { sendJson } from '../http/send-json';
@@ -96,6 +97,7 @@ export interface GraphRoutesOptions {
   tokens: SandboxTokens;
   state: SandboxState;
   faults: SandboxFaults;
+  budget: SandboxBudget;
   /** "host:port" for paging links when the request has no Host header. */
   hostAndPort: () => string;
 }
@@ -108,7 +110,13 @@ export type GraphRoutes = (
   entry: RequestLogEntry,
 ) => Promise<Outcome>;
 
-export function createGraphRoutes({ tokens, state, faults, hostAndPort }: GraphRoutesOptions): GraphRoutes {
+export function createGraphRoutes({
+  tokens,
+  state,
+  faults,
+  budget,
+  hostAndPort,
+}: GraphRoutesOptions): GraphRoutes {
   /** The body's PIN, or the error Meta answers for a missing or malformed one. */
   function pinFrom(
     req: IncomingMessage,
@@ -238,8 +246,20 @@ export function createGraphRoutes({ tokens, state, faults, hostAndPort }: GraphR
     if (verdict === 'not-granted') return sendMetaError(res, 200, { message: '(#200) Permissions error' });
     if (method === 'POST' && edge === undefined) state.countPost(objectId);
 
+    // Every answer from here on carries the usage headers of the object's WABA (itself for a WABA).
+    const usageKey = state.wabaOf(objectId) ?? objectId;
+    const admission = budget.admit(usageKey);
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (admission.refusedBy) {
+      const { status, error } = metaError(admission.refusedBy === 'waba' ? 80007 : 4);
+      return {
+        ...sendGraphError(res, status, error, admission.headers),
+        fault: `over the ${admission.refusedBy} budget`,
+      };
+    }
+
     const endpoint = endpointOf(method, edge);
-    const fault = faults.faultFor(objectId, state.wabaOf(objectId) ?? objectId, endpoint);
+    const fault = faults.faultFor(objectId, usageKey, endpoint);
     if (fault) {
       const outcome = await faults.apply(req, res, fault);
       if (outcome) return outcome;

@@ -17,6 +17,7 @@ import {
   type ByHandInput,
   type ByHandResult,
 } from './sandbox-by-hand';
+import { createSandboxBudget, type SandboxBudgetOptions } from './sandbox-budget';
 import { createControlApi } from './sandbox-control-api';
 import { createSandboxFaults, type Outcome } from './sandbox-faults';
 import { SANDBOX_LIMITS } from './sandbox-limits';
@@ -63,6 +64,8 @@ export interface GraphSandboxOptions {
   webhookUrl?: string;
   /** The Meta app secret that signs those webhooks (X-Hub-Signature-256). */
   appSecret?: string;
+  /** Meta's rolling-hour budgets per WABA (and app); Meta's default of 200 calls a WABA when absent. */
+  budget?: SandboxBudgetOptions;
 }
 
 export interface GraphSandbox {
@@ -92,6 +95,7 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
   const log = options.log ?? (() => {});
   const state = createSandboxState({ wabas: options.wabas, numbers: options.numbers, now: options.now });
   const faults = createSandboxFaults(options.scenarios, sendGraphError);
+  const budget = createSandboxBudget(options.budget);
   let closed = false;
   let port = 0;
   const tokens = createSandboxTokens({
@@ -107,11 +111,13 @@ export async function startGraphSandbox(options: GraphSandboxOptions = {}): Prom
     state.reset();
     faults.reset();
     tokens.reset();
+    budget.reset();
   };
   const graphRoutes = createGraphRoutes({
     tokens,
     state,
     faults,
+    budget,
     hostAndPort: () => `${host}:${port}`,
   });
   const controlApi = createControlApi(state, faults, reset, byHand);

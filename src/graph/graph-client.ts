@@ -3,6 +3,7 @@
 // Every failure leaves as a classified GraphError that never quotes the PIN or the token.
 import { request, type Dispatcher } from 'undici';
 import { PHONE_NUMBER_ID_PATTERN, PIN_PATTERN } from '../workflows/messages';
+import { usageFromHeaders, type UsageReading } from './business-usage';
 import {
   classifyGraphResponse,
   classifyTransportError,
@@ -24,12 +25,16 @@ export interface GraphClientOptions {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   userAgent?: string;
+  /** Meta's usage headers of every response, successes and failures alike (graph-budget.ts). */
+  onUsage?: (readings: UsageReading[]) => void;
 }
 
 export interface SetTwoStepPinInput {
   phoneNumberId: string;
   /** Exactly 6 digits, as a string: a number would lose leading zeros. */
   pin: string;
+  /** The number's WABA when known: whose budget the call spends. */
+  wabaId?: string;
   /** The activity's cancellation signal, so a cancelled activity drops its request. */
   signal?: AbortSignal;
 }
@@ -167,6 +172,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         bodyTimeout: options.bodyTimeoutMs,
         signal,
       });
+      const readings = options.onUsage ? usageFromHeaders(res.headers) : [];
+      if (readings.length > 0) options.onUsage?.(readings);
       // Always read the body to the end, success or not, so the connection goes back to the pool.
       const bodyText = await res.body.text();
       return { status: res.statusCode, headers: res.headers, bodyText };

@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../config/env-reader';
 import type { KvV2 } from '../vault/kv-v2';
-import { createGraphClient } from './graph-client';
+import { createGraphClient, type GraphClientOptions } from './graph-client';
 import type { GraphConfig } from './graph-config';
 import { envTokenSource, vaultTokenSource, type GraphTokenSource } from './graph-token-source';
 import { createTenantGraph, type TenantGraph } from './tenant-graph';
@@ -13,6 +13,8 @@ export interface TenantGraphConfig {
   /** Required with GRAPH_TOKEN_SOURCE=vault: reads the tokens (and, for the trigger, the WABA index). */
   vault?: { client: Pick<KvV2, 'kvRead'>; mount: string };
   dispatcher?: Dispatcher;
+  /** Meta's usage headers of every response (graph-budget.ts), whichever tenant's token it went with. */
+  onUsage?: GraphClientOptions['onUsage'];
 }
 
 export function tokenSourceFromConfig(config: TenantGraphConfig): GraphTokenSource {
@@ -43,6 +45,7 @@ export function tenantGraphFromConfig(config: TenantGraphConfig): TenantGraph {
         headersTimeoutMs: graph.headersTimeoutMs,
         bodyTimeoutMs: graph.bodyTimeoutMs,
         ...(config.dispatcher ? { dispatcher: config.dispatcher } : {}),
+        ...(config.onUsage ? { onUsage: config.onUsage } : {}),
       }),
   });
 }

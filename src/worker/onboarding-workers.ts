@@ -12,6 +12,7 @@ import {
   type ActivityDeps,
   type TaskQueueName,
 } from '../activities';
+import { budgetedCalls, type GraphBudget } from '../graph/graph-budget';
 import { createRatePacer, graphPacingRate, pacedCalls } from '../graph/graph-rate-pacer';
 import { defaultWorkerIdentity, watchGraphWorkerShare } from '../graph/graph-worker-share';
 import { activityMetricsInterceptor, createActivityMetrics } from '../metrics/activity-metrics-interceptor';
@@ -39,6 +40,8 @@ export interface OnboardingWorkersOptions {
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
   shutdownGraceTime?: Duration;
+  /** Meta's per-WABA and app budgets, fed by the Graph client's usage readings (graph-budget.ts). */
+  graphBudget?: GraphBudget;
 }
 
 export interface OnboardingWorkers {
@@ -76,7 +79,9 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
       await grid.wait();
     },
   };
-  const activities = createActivities({ ...opts.deps, graph: pacedCalls(opts.deps.graph, pacer) });
+  // Meta's budget first (it may hold the call back for a while), then the cap's slot.
+  const budgeted = opts.graphBudget ? budgetedCalls(opts.deps.graph, opts.graphBudget) : opts.deps.graph;
+  const activities = createActivities({ ...opts.deps, graph: pacedCalls(budgeted, pacer) });
   const byQueue = activitiesByTaskQueue(activities);
   const workflowSource = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }

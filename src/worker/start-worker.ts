@@ -2,10 +2,12 @@
 // and the Graph API, the prebuilt workflow bundle when this is the build.
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { createDataConverter } from '../codec/data-converter';
+import { createGraphBudget } from '../graph/graph-budget';
 import type { LineLogger } from '../logging/line-logger';
 import { tenantGraphApi } from '../graph/tenant-graph-api';
 import { tenantGraphFromConfig } from '../graph/tenant-graph-from-config';
 import { TemporalUnreachableError, type TemporalSettings } from '../temporal/temporal-connection';
+import { createVaultBudgetBoard } from '../vault/graph-budget-board';
 import { createPinStore } from '../vault/pin-store';
 import { createVaultClient } from '../vault/vault-client';
 import { probeVaultTls, vaultTlsProblem } from '../vault/vault-tls';
@@ -56,9 +58,23 @@ export async function startWorker(config: WorkerConfig, log?: LineLogger): Promi
       });
     }
   }
+  // Meta's budgets are read from every Graph response and shared with the other workers through
+  // the vault (docs/performance.md, "Meta's budget").
+  const graphBudget = createGraphBudget({
+    board: createVaultBudgetBoard({ vault, mount: config.vault.kvMount, prefix: config.vault.pinPrefix }),
+    onBoardError: (err) => {
+      log?.warn('cannot read or write the Graph budget board in the vault', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    },
+  });
   // Tokens are read through the same vault client as the PINs (the worker policy grants both).
   const graph = tenantGraphApi(
-    tenantGraphFromConfig({ graph: config.graph, vault: { client: vault, mount: config.vault.kvMount } }),
+    tenantGraphFromConfig({
+      graph: config.graph,
+      vault: { client: vault, mount: config.vault.kvMount },
+      onUsage: (readings) => graphBudget.observe(readings),
+    }),
   );
   const workflowBundle = prebuiltWorkflowBundle();
   const workers = await createOnboardingWorkers({
@@ -70,6 +86,7 @@ export async function startWorker(config: WorkerConfig, log?: LineLogger): Promi
       graph,
     },
     graphMaxRequestsPerSecond: config.graph.maxRequestsPerSecond,
+    graphBudget,
     dataConverter: createDataConverter(config.codecKeyring),
     workflowBundle,
   });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import type { ActivityDeps } from '../../src/activities';
 import { createDataConverter } from '../../src/codec/data-converter';
 import { createKeyring, type Keyring } from '../../src/crypto/keyring';
+import type { GraphBudget } from '../../src/graph/graph-budget';
 import { createGraphClient } from '../../src/graph/graph-client';
 import {
   startGraphSandbox,
@@ -84,6 +85,7 @@ export interface WorkerOverrides {
   graphMaxRequestsPerSecond?: number;
   deps?: Partial<ActivityDeps>;
   dataConverter?: DataConverter;
+  graphBudget?: GraphBudget;
 }
 
 export async function startOnboardingHarness(opts: {
@@ -118,6 +120,7 @@ export async function startOnboardingHarness(opts: {
         namespace: opts.namespace,
         deps: { ...deps, ...overrides?.deps },
         graphMaxRequestsPerSecond: overrides?.graphMaxRequestsPerSecond ?? 1_000,
+        graphBudget: overrides?.graphBudget,
         dataConverter: overrides?.dataConverter ?? dataConverter,
         workflowBundle: workflowBundleBuilt,
       });

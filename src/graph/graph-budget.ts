@@ -1,0 +1,226 @@
+// Meta's budgets, kept before Meta has to enforce them. Every Graph response says how much of a
+// WABA's (and the app's) rolling-hour budget is spent (business-usage.ts). Below the threshold
+// calls go out at the Graph cap. Above it, this worker spreads what is left of the budget over
+// the hour: its calls for that WABA are spaced so that, even if nothing leaves the window,
+// the usage only approaches 100 %. When Meta announces a block (estimated_time_to_regain_access),
+// no call for that WABA leaves any worker until then: the block is written to a board every
+// worker reads (the vault, graph-budget-board.ts) and each worker's own copy of it.
+//
+// How far apart: a worker estimates the cost of one call as usage / (its own calls in the last
+// hour). Calls by other workers (or other apps) raise the usage but not its own count, so the
+// estimate only errs high, and the spacing it gives is this worker's fair share of the headroom:
+//     spacing = hour x (usage / own calls) / (1 - usage)
+import { GraphError, GRAPH_FAILURE_TYPES } from './graph-errors';
+import { APP_USAGE_KEY, type UsageReading } from './business-usage';
+import type { PacerClock } from './graph-rate-pacer';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Blocks shared by every worker: key -> until when (ms since epoch) no call may go out. */
+export interface BudgetBoard {
+  read(key: string): Promise<number | undefined>;
+  write(key: string, blockedUntilMs: number): Promise<void>;
+}
+
+export interface GraphBudgetOptions {
+  /** Usage (fraction) from which calls are spread out; Meta throttles at 1. */
+  threshold?: number;
+  /** Meta's window: a rolling hour. */
+  windowMs?: number;
+  /** Longer waits are not spent holding an activity slot: the attempt is retried when its turn comes. */
+  maxInlineWaitMs?: number;
+  board?: BudgetBoard;
+  /** How long a worker trusts its last read of the board for a key. */
+  boardRefreshMs?: number;
+  clock?: PacerClock;
+  onBoardError?: (err: unknown) => void;
+}
+
+export interface BudgetState {
+  key: string;
+  usage: number;
+  observedAt: number;
+  blockedUntil: number;
+  ownCallsInWindow: number;
+}
+
+interface KeyState {
+  usage: number;
+  observedAt: number;
+  blockedUntil: number;
+  /** This worker's calls for the key, oldest first, within the window. */
+  calls: number[];
+  nextSlotAt: number;
+  boardReadAt: number;
+  boardBlockedUntil: number;
+}
+
+const realClock: PacerClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
+export const DEFAULT_BUDGET_THRESHOLD = 0.8;
+export const META_USAGE_WINDOW_MS = 3_600_000;
+
+export interface GraphBudget {
+  /**
+   * Waits until a call for this WABA (and the app) may go out, or throws a retryable
+   * GraphThrottled saying when to try again. Counts the call it lets through.
+   */
+  beforeCall(input: { wabaId?: string }): Promise<void>;
+  /** Takes in the usage readings of one response. */
+  observe(readings: readonly UsageReading[]): void;
+  state(key: string): BudgetState | undefined;
+}
+
+export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
+  const threshold = opts.threshold ?? DEFAULT_BUDGET_THRESHOLD;
+  const windowMs = opts.windowMs ?? META_USAGE_WINDOW_MS;
+  const maxInlineWaitMs = opts.maxInlineWaitMs ?? 20_000;
+  const boardRefreshMs = opts.boardRefreshMs ?? 2_000;
+  const clock = opts.clock ?? realClock;
+  const keys = new Map<string, KeyState>();
+
+  function stateOf(key: string): KeyState {
+    let s = keys.get(key);
+    if (!s) {
+      s = {
+        usage: 0,
+        observedAt: 0,
+        blockedUntil: 0,
+        calls: [],
+        nextSlotAt: 0,
+        boardReadAt: -Infinity,
+        boardBlockedUntil: 0,
+      };
+      keys.set(key, s);
+    }
+    return s;
+  }
+
+  function trim(s: KeyState, now: number) {
+    while (s.calls.length > 0 && (s.calls[0] ?? 0) <= now - windowMs) s.calls.shift();
+  }
+
+  async function boardBlock(key: string, s: KeyState, now: number): Promise<number> {
+    if (!opts.board || now - s.boardReadAt < boardRefreshMs) return s.boardBlockedUntil;
+    s.boardReadAt = now;
+    try {
+      s.boardBlockedUntil = (await opts.board.read(key)) ?? 0;
+    } catch (err) {
+      opts.onBoardError?.(err);
+    }
+    return s.boardBlockedUntil;
+  }
+
+  function hold(key: string, waitMs: number, why: string): GraphError {
+    const who = key === APP_USAGE_KEY ? 'the app' : `WABA ${key}`;
+    return new GraphError({
+      type: GRAPH_FAILURE_TYPES.GraphThrottled,
+      retryable: true,
+      nextRetryDelayMs: Math.max(1_000, Math.ceil(waitMs)),
+      message: `held back before calling Meta: ${who} ${why}; next try in ${Math.ceil(waitMs / 1000)} s`,
+    });
+  }
+
+  /** Spacing between this worker's calls for the key while above the threshold; 0 below it. */
+  function spacing(s: KeyState, now: number): number {
+    if (s.usage < threshold) return 0;
+    trim(s, now);
+    const perCall = s.usage / Math.max(1, s.calls.length);
+    return (windowMs * perCall) / Math.max(1e-6, 1 - s.usage);
+  }
+
+  async function throwIfBlocked(gating: readonly string[], now: number): Promise<void> {
+    for (const key of gating) {
+      const s = stateOf(key);
+      const blockedUntil = Math.max(s.blockedUntil, await boardBlock(key, s, now));
+      if (blockedUntil > now) {
+        throw hold(
+          key,
+          blockedUntil - now,
+          `is over its budget until ${new Date(blockedUntil).toISOString()}`,
+        );
+      }
+    }
+  }
+
+  return {
+    async beforeCall({ wabaId }) {
+      const gating = [APP_USAGE_KEY, ...(wabaId ? [wabaId] : [])];
+      const now = clock.now();
+      await throwIfBlocked(gating, now);
+      // The slot is taken before waiting for it, so callers waiting at once get successive slots.
+      let at = now;
+      let busiest = gating[0] ?? APP_USAGE_KEY;
+      for (const key of gating) {
+        const s = stateOf(key);
+        if (spacing(s, now) > 0 && s.nextSlotAt > at) {
+          at = s.nextSlotAt;
+          busiest = key;
+        }
+      }
+      if (at - now > maxInlineWaitMs) {
+        throw hold(
+          busiest,
+          at - now,
+          `has used ${Math.round(stateOf(busiest).usage * 100)} % of its hourly budget`,
+        );
+      }
+      for (const key of gating) {
+        const s = stateOf(key);
+        s.calls.push(at);
+        s.nextSlotAt = at + spacing(s, now);
+      }
+      if (at > now) {
+        await clock.sleep(at - now);
+        await throwIfBlocked(gating, clock.now());
+      }
+    },
+
+    observe(readings) {
+      const now = clock.now();
+      for (const r of readings) {
+        const s = stateOf(r.key);
+        s.usage = r.usage;
+        s.observedAt = now;
+        if (r.regainAccessMs > 0) {
+          const until = now + r.regainAccessMs;
+          if (until > s.blockedUntil) {
+            s.blockedUntil = until;
+            s.boardBlockedUntil = Math.max(s.boardBlockedUntil, until);
+            opts.board?.write(r.key, until).catch((err: unknown) => opts.onBoardError?.(err));
+          }
+        }
+      }
+    },
+
+    state(key) {
+      const s = keys.get(key);
+      if (!s) return undefined;
+      trim(s, clock.now());
+      return {
+        key,
+        usage: s.usage,
+        observedAt: s.observedAt,
+        blockedUntil: Math.max(s.blockedUntil, s.boardBlockedUntil),
+        ownCallsInWindow: s.calls.length,
+      };
+    },
+  };
+}
+
+/**
+ * The same client with Meta's budget kept before every call: the WABA comes from the call's input
+ * (`wabaId`), the app's budget applies to all. A call added to the client later is covered too.
+ */
+export function budgetedCalls<T extends object>(api: T, budget: GraphBudget): T {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]): Promise<unknown> => {
+        const input = args[0] as { wabaId?: unknown } | undefined;
+        await budget.beforeCall({ wabaId: typeof input?.wabaId === 'string' ? input.wabaId : undefined });
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}

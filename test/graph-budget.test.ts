@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { APP_USAGE_KEY } from '../src/graph/business-usage';
+import { createGraphBudget, type BudgetBoard } from '../src/graph/graph-budget';
+import { GraphError } from '../src/graph/graph-errors';
+import type { PacerClock } from '../src/graph/graph-rate-pacer';
+
+function manualClock(start = 1_000_000): PacerClock & { advance(ms: number): void } {
+  let now = start;
+  return {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+const WINDOW = 60_000;
+
+/** A model of Meta's WABA budget: calls in the last window over `budget`, as a fraction. */
+function metaModel(budget: number, clock: PacerClock) {
+  const calls: number[] = [];
+  return {
+    call(): number {
+      calls.push(clock.now());
+      return this.usage();
+    },
+    usage(): number {
+      return calls.filter((t) => t > clock.now() - WINDOW).length / budget;
+    },
+  };
+}
+
+describe('createGraphBudget', () => {
+  it('lets calls through at once while the usage is under the threshold', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    budget.observe([{ key: '77', usage: 0.5, regainAccessMs: 0 }]);
+    const t0 = clock.now();
+    for (let i = 0; i < 20; i++) await budget.beforeCall({ wabaId: '77' });
+    expect(clock.now()).toBe(t0);
+    expect(budget.state('77')?.ownCallsInWindow).toBe(20);
+  });
+
+  it('above the threshold, spreads the headroom so Meta`s usage never reaches 100 %', async () => {
+    const clock = manualClock();
+    const meta = metaModel(100, clock);
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    let maxUsage = 0;
+    let slowCalls = 0;
+    // 300 calls as fast as the keeper allows: a naive caller would pass 100 % after 100.
+    for (let i = 0; i < 300; i++) {
+      await budget.beforeCall({ wabaId: '77' });
+      const usage = meta.call();
+      maxUsage = Math.max(maxUsage, usage);
+      if (usage >= 0.8) slowCalls++;
+      budget.observe([{ key: '77', usage, regainAccessMs: 0 }]);
+    }
+    expect(maxUsage).toBeLessThan(1);
+    expect(slowCalls).toBeGreaterThan(10);
+    // And it does not crawl: 300 calls at a budget of 100 a minute take a few minutes, not hours.
+    expect(clock.now() - 1_000_000).toBeLessThan(6 * WINDOW);
+  });
+
+  it('spaces calls more when other callers share the budget (its own calls are fewer)', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW, maxInlineWaitMs: 10 * WINDOW });
+    for (let i = 0; i < 10; i++) await budget.beforeCall({ wabaId: '1' });
+    for (let i = 0; i < 40; i++) await budget.beforeCall({ wabaId: '2' });
+    // Same usage reported: WABA 1 is mostly someone else's calls, WABA 2 mostly ours.
+    budget.observe([
+      { key: '1', usage: 0.8, regainAccessMs: 0 },
+      { key: '2', usage: 0.8, regainAccessMs: 0 },
+    ]);
+    const gap = async (wabaId: string) => {
+      await budget.beforeCall({ wabaId });
+      const t = clock.now();
+      await budget.beforeCall({ wabaId });
+      return clock.now() - t;
+    };
+    const gapOne = await gap('1');
+    const gapTwo = await gap('2');
+    expect(gapOne).toBeGreaterThan(3 * gapTwo);
+  });
+
+  it('holds every call for a WABA until the time Meta announced, and says when to try again', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    budget.observe([{ key: '77', usage: 1, regainAccessMs: 5 * 60_000 }]);
+    const err = await budget.beforeCall({ wabaId: '77' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GraphError);
+    expect(err).toMatchObject({ type: 'GraphThrottled', retryable: true, nextRetryDelayMs: 5 * 60_000 });
+    expect((err as Error).message).toMatch(/held back before calling Meta: WABA 77 is over its budget until/);
+    // Another WABA is not held; the blocked one is again once the time has passed.
+    await budget.beforeCall({ wabaId: '78' });
+    clock.advance(5 * 60_000);
+    await budget.beforeCall({ wabaId: '77' });
+  });
+
+  it('an app-wide block holds every WABA', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    budget.observe([{ key: APP_USAGE_KEY, usage: 1, regainAccessMs: 60_000 }]);
+    await expect(budget.beforeCall({ wabaId: '9' })).rejects.toThrow(/the app is over its budget/);
+    await expect(budget.beforeCall({})).rejects.toThrow(/the app is over its budget/);
+  });
+
+  it('shares a block through the board: a worker that never saw Meta`s answer holds too', async () => {
+    const clock = manualClock();
+    const entries = new Map<string, number>();
+    const board: BudgetBoard = {
+      read: async (key) => entries.get(key),
+      write: async (key, until) => {
+        entries.set(key, until);
+      },
+    };
+    const first = createGraphBudget({ clock, windowMs: WINDOW, board });
+    const second = createGraphBudget({ clock, windowMs: WINDOW, board });
+    await second.beforeCall({ wabaId: '77' });
+    first.observe([{ key: '77', usage: 1, regainAccessMs: 120_000 }]);
+    await Promise.resolve();
+    expect(entries.get('77')).toBe(clock.now() + 120_000);
+    clock.advance(3_000); // past the second worker's board refresh
+    await expect(second.beforeCall({ wabaId: '77' })).rejects.toMatchObject({ type: 'GraphThrottled' });
+  });
+
+  it('does not hold an activity slot for a long wait: the attempt is retried when its turn comes', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: 3_600_000, maxInlineWaitMs: 20_000 });
+    await budget.beforeCall({ wabaId: '5' });
+    budget.observe([{ key: '5', usage: 0.9, regainAccessMs: 0 }]);
+    await budget.beforeCall({ wabaId: '5' });
+    const err = (await budget.beforeCall({ wabaId: '5' }).catch((e: unknown) => e)) as GraphError;
+    expect(err.type).toBe('GraphThrottled');
+    expect(err.nextRetryDelayMs).toBeGreaterThan(20_000);
+    expect(err.message).toMatch(/WABA 5 has used 90 % of its hourly budget/);
+  });
+});
