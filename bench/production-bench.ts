@@ -16,7 +16,7 @@ import { ensureProductionBinaries } from '../src/local-stack/production-binaries
 import { startProductionStack } from '../src/local-stack/production-stack';
 import { startOnboarding } from '../src/onboarding/start-onboarding';
 import { installRuntimeLogging } from '../src/temporal/runtime-logging';
-import { rateWindows, type RateWindowStats } from './bench';
+import { rateWindows, type RateWindowStats } from './rate-windows';
 import {
   onInterrupt,
   percentile,

@@ -121,6 +121,32 @@ describe('PIN store', () => {
     expect((await store.describe(id))?.activeVersion).toBe(1);
   });
 
+  it('readPinToSend hands over the markers of the same read, and markActive uses them without a read', async () => {
+    const id = freshNumber();
+    const v1 = await store.storePin(record(id, '161803'));
+    const sent = await store.readPinToSend({ phoneNumberId: id, version: v1.version });
+    expect(sent).toEqual({ pin: '161803', markers: { pending_version: '1' } });
+    // The metadata endpoint is not asked again: markActive only patches.
+    const requests: string[] = [];
+    const counting = createPinStore({
+      vault: {
+        ...vault,
+        kvReadMetadata: async (...args) => {
+          requests.push('read metadata');
+          return vault.kvReadMetadata(...args);
+        },
+      },
+      mount: 'secret',
+      prefix,
+    });
+    await counting.markActive({ phoneNumberId: id, version: v1.version, markers: sent.markers });
+    expect(requests).toEqual([]);
+    expect(await store.describe(id)).toEqual({ currentVersion: 1, activeVersion: 1 });
+    // Without markers it reads them first, as before.
+    await counting.markActive({ phoneNumberId: id, version: v1.version });
+    expect(requests).toEqual(['read metadata']);
+  });
+
   it('has nothing to describe for an unknown number, and refuses ids and PINs of the wrong shape', async () => {
     expect(await store.describe(freshNumber())).toBeUndefined();
     expect(await store.readActivePin(freshNumber())).toBeUndefined();

@@ -18,7 +18,16 @@ export interface PinVault extends RegistrationLedgerStore {
     createdAt: string;
   }): Promise<{ path: string; version: number }>;
   readPin(input: { phoneNumberId: string; version: number }): Promise<string>;
-  markActive(input: { phoneNumberId: string; version: number }): Promise<void>;
+  /** The PIN with the key's markers from the same read, handed to markActive afterwards. */
+  readPinToSend(input: {
+    phoneNumberId: string;
+    version: number;
+  }): Promise<{ pin: string; markers?: Record<string, string> }>;
+  markActive(input: {
+    phoneNumberId: string;
+    version: number;
+    markers?: Record<string, string>;
+  }): Promise<void>;
   /** Meta's security events, kept on the vault record (src/vault/security-event-record.ts). */
   recordSecurityEvent(input: SecurityEventRecordInput): Promise<SecurityEventRecordResult>;
   /** "{mount}/{prefix}/{phoneNumberId}", the path shown in the workflow's status. */

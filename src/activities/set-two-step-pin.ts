@@ -11,7 +11,7 @@ export interface SetTwoStepPinResult {
 export function createSetTwoStepPin(deps: ActivityDeps) {
   return async ({ phoneNumberId, version, tenant, wabaId }: SetTwoStepPinInput): Promise<SetTwoStepPinResult> =>
     classified(async () => {
-      const pin = await deps.vault.readPin({ phoneNumberId, version });
+      const { pin, markers } = await deps.vault.readPinToSend({ phoneNumberId, version });
       const { fbtraceId } = await deps.graph.setTwoStepPin({
         phoneNumberId,
         ...(tenant !== undefined ? { tenant } : {}),
@@ -19,7 +19,7 @@ export function createSetTwoStepPin(deps: ActivityDeps) {
         wabaId,
         signal: Context.current().cancellationSignal,
       });
-      await deps.vault.markActive({ phoneNumberId, version });
+      await deps.vault.markActive({ phoneNumberId, version, markers });
       log.info('two-step PIN set on Meta and marked active', { phoneNumberId, version, fbtraceId });
       return { fbtraceId };
     });

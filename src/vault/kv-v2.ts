@@ -10,6 +10,8 @@ export interface KvVersionMetadata {
   created_time: string;
   deletion_time: string;
   destroyed: boolean;
+  /** The key's custom metadata as of this read (Vault 1.9+ and OpenBao send it with the data). */
+  custom_metadata?: Record<string, string>;
 }
 
 export interface KvReadResult<T = Record<string, unknown>> {
@@ -56,6 +58,13 @@ export interface KvV2 {
 
 type Perform = (req: VaultRequest) => Promise<VaultResponse>;
 
+/** Vault keeps custom metadata as strings; anything else in it is dropped. */
+function stringsOf(record: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(record)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
 const kvPath = (mount: string, kind: 'data' | 'metadata', path: string) =>
   `${encodeVaultPath(mount)}/${kind}/${encodeVaultPath(path)}`;
 
@@ -65,10 +74,7 @@ export function createKvV2(perform: Perform): KvV2 {
     const res = await perform({ method: 'GET', path: apiPath, absentOk: true });
     if (res.statusCode === 404) return undefined;
     const data = dataOf(res.body, apiPath);
-    const custom: Record<string, string> = {};
-    if (isRecord(data.custom_metadata)) {
-      for (const [k, v] of Object.entries(data.custom_metadata)) if (typeof v === 'string') custom[k] = v;
-    }
+    const custom = isRecord(data.custom_metadata) ? stringsOf(data.custom_metadata) : {};
     const versions: Record<string, KvVersionInfo> = {};
     if (isRecord(data.versions)) {
       for (const [k, v] of Object.entries(data.versions)) {
@@ -114,6 +120,9 @@ export function createKvV2(perform: Perform): KvV2 {
           created_time: stringOr(metadata.created_time),
           deletion_time: stringOr(metadata.deletion_time),
           destroyed: metadata.destroyed === true,
+          ...(isRecord(metadata.custom_metadata)
+            ? { custom_metadata: stringsOf(metadata.custom_metadata) }
+            : {}),
         },
       };
     },

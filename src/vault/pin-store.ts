@@ -41,6 +41,9 @@ export interface PinKeyState {
   pendingVersion?: number;
 }
 
+/** The key's pending/active markers as one read saw them (custom_metadata, strings). */
+export type PinMarkers = Record<string, string>;
+
 /** Meta's registration budget, kept on the vault record's key metadata (docs/registration.md). */
 export interface RegistrationLedgerStore {
   /** The register/deregister calls recorded for the number (empty when none, or no key yet). */
@@ -68,8 +71,19 @@ export interface PinStore extends RegistrationLedgerStore {
   storePin(record: PinRecord): Promise<VaultLocation>;
   /** Exactly that version's PIN; VaultNotFound when it is missing, deleted or destroyed. */
   readPin(ref: { phoneNumberId: string; version: number }): Promise<string>;
-  /** Records that Meta now holds this version's PIN. */
-  markActive(ref: { phoneNumberId: string; version: number }): Promise<void>;
+  /**
+   * The PIN to send to Meta, with the key's markers from the same read, so that marking it active
+   * afterwards needs no read of its own (one vault round trip less per number).
+   */
+  readPinToSend(ref: {
+    phoneNumberId: string;
+    version: number;
+  }): Promise<{ pin: string; markers?: PinMarkers }>;
+  /**
+   * Records that Meta now holds this version's PIN. `markers` from readPinToSend spare the
+   * metadata read; without them (or on a server that does not send them) it reads them first.
+   */
+  markActive(ref: { phoneNumberId: string; version: number; markers?: PinMarkers }): Promise<void>;
   /** The key's versions and markers; undefined when nothing was ever stored for the number. */
   describe(phoneNumberId: string): Promise<PinKeyState | undefined>;
   /** The PIN Meta should hold, for tests and operators; undefined when none is active. */
@@ -107,7 +121,7 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
     });
   }
 
-  async function readPin({ phoneNumberId, version }: { phoneNumberId: string; version: number }) {
+  async function readPinToSend({ phoneNumberId, version }: { phoneNumberId: string; version: number }) {
     checkVersion(version);
     const found = await vault.kvRead<Partial<PinRecord>>(mount, keyPath(phoneNumberId), { version });
     const where = `version ${version} of ${logicalPath(phoneNumberId)}`;
@@ -124,7 +138,11 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
         path: `${mount}/data/${keyPath(phoneNumberId)}`,
       });
     }
-    return pin;
+    return { pin, markers: found.metadata.custom_metadata };
+  }
+
+  async function readPin(ref: { phoneNumberId: string; version: number }): Promise<string> {
+    return (await readPinToSend(ref)).pin;
   }
 
   async function describe(phoneNumberId: string): Promise<PinKeyState | undefined> {
@@ -161,6 +179,7 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
   return {
     logicalPath,
     readPin,
+    readPinToSend,
     describe,
     recordSecurityEvent: (input) => recordEvent({ ...input, phoneNumberId: checkedId(input.phoneNumberId) }),
 
@@ -231,10 +250,13 @@ export function createPinStore({ vault, mount, prefix }: PinStoreOptions): PinSt
       throw lastMismatch;
     },
 
-    async markActive({ phoneNumberId, version }) {
+    async markActive({ phoneNumberId, version, markers }) {
       checkVersion(version);
       const path = keyPath(phoneNumberId);
-      const meta = await vault.kvReadMetadata(mount, path);
+      // Markers read with the PIN moments ago, by this same attempt, are as good as a fresh read:
+      // one live workflow per number, and nothing else writes these two markers (a security event's
+      // record patches keys of its own).
+      const meta = markers ? { customMetadata: markers } : await vault.kvReadMetadata(mount, path);
       if (!meta) {
         throw new VaultError(
           'VaultNotFound',
