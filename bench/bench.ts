@@ -14,6 +14,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } fro
 import type { ActivityDeps } from '../src/activities';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
 import { createKeyring } from '../src/crypto/keyring';
+import { createGraphBudget, type GraphBudget } from '../src/graph/graph-budget';
 import { createGraphClient } from '../src/graph/graph-client';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import {
@@ -30,6 +31,7 @@ import type { CliIo } from '../src/cli/cli-io';
 import { wholeNumberFlag } from '../src/cli/flag-values';
 import { parseFlags } from '../src/cli/parse-flags';
 import { runMain } from '../src/cli/run-main';
+import { createVaultBudgetBoard } from '../src/vault/graph-budget-board';
 import { createPinStore } from '../src/vault/pin-store';
 import { createVaultClient } from '../src/vault/vault-client';
 import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../src/workflows/messages';
@@ -47,6 +49,7 @@ import {
   phoneNumberIds,
   pool,
   printTable,
+  processCpuMs,
   procStatusBytes,
   randomIdBase,
   round,
@@ -140,6 +143,7 @@ interface Stack {
   native: NativeConnection;
   dataConverter: DataConverter;
   deps: ActivityDeps;
+  graphBudget: GraphBudget;
   /** Time spent in each dependency call, for the profile. */
   profile: Map<string, { calls: number; ms: number }>;
   ourBundle: WorkflowBundle;
@@ -156,6 +160,8 @@ export interface ThroughputResult {
   peakRssMb: number;
   /** Actions and events per number, from a sample of the batch's histories. */
   cost: HistoryCostSummary;
+  /** CPU per number: the bench process (worker, client, sandbox), the Temporal server, OpenBao. */
+  cpuMsPerNumber: { benchProcess: number; temporalServer: number; openBao: number };
 }
 
 /** Wraps every method of `target` so the time spent in it is added to `profile` under `prefix.name`. */
@@ -216,6 +222,10 @@ async function startStack(namespaces: string[], workDir: string): Promise<Stack>
       auth: { kind: 'token', token: bao.rootToken },
       timeoutMs: 10_000,
     });
+    // Wired as src/worker.ts wires it: usage read from every answer, blocks shared in the vault.
+    const graphBudget = createGraphBudget({
+      board: createVaultBudgetBoard({ vault, mount: 'secret', prefix: 'bench/pins' }),
+    });
     const deps: ActivityDeps = {
       sealingKeyring: createKeyring([{ kid: 'bench-seal', key: randomBytes(32) }]),
       vault: timed(createPinStore({ vault, mount: 'secret', prefix: 'bench/pins' }), 'vault', profile),
@@ -226,6 +236,7 @@ async function startStack(namespaces: string[], workDir: string): Promise<Stack>
           accessToken: BENCH_GRAPH_TOKEN,
           headersTimeoutMs: 10_000,
           bodyTimeoutMs: 10_000,
+          onUsage: (readings) => graphBudget.observe(readings),
         }),
         'graph',
         profile,
@@ -240,6 +251,7 @@ async function startStack(namespaces: string[], workDir: string): Promise<Stack>
       native,
       dataConverter,
       deps,
+      graphBudget,
       profile,
       ourBundle,
       baselineBundle,
@@ -309,6 +321,7 @@ async function ourWorkers(stack: Stack, namespace: string, graphCap: number) {
     namespace,
     deps: stack.deps,
     graphMaxRequestsPerSecond: graphCap,
+    graphBudget: stack.graphBudget,
     dataConverter: stack.dataConverter,
     workflowBundle: stack.ourBundle,
     maxConcurrentActivities: BENCH_WORKER_SETTINGS.maxConcurrentActivityTaskExecutions,
@@ -338,6 +351,7 @@ async function throughput(
       ? await baselineWorkers(stack, namespace)
       : await ourWorkers(stack, namespace, BENCH_WORKER_SETTINGS.graphMaxRequestsPerSecond);
   const rss = new PeakSampler(() => process.memoryUsage.rss());
+  const cpuBefore = cpuNow(stack);
   const timeoutMs = Math.max(180_000, n * 200);
   const done = await workers.runUntil(async () => {
     await pool(ids, START_CONCURRENCY, async (id) => {
@@ -355,6 +369,7 @@ async function throughput(
     return waitForCount(client, "ExecutionStatus = 'Completed'", n, { timeoutMs, everyMs: 200 });
   });
   const peakRss = rss.stop();
+  const cpuAfter = cpuNow(stack);
   if (done < n) throw new Error(`${workflow} N=${n}: only ${done} completed within ${timeoutMs / 1000} s`);
   const times = await completedTimes(client);
   const cost = await historyCostOf(
@@ -378,6 +393,20 @@ async function throughput(
     },
     peakRssMb: mb(peakRss),
     cost,
+    cpuMsPerNumber: {
+      benchProcess: round((cpuAfter.bench - cpuBefore.bench) / n, 2),
+      temporalServer: round((cpuAfter.temporal - cpuBefore.temporal) / n, 2),
+      openBao: round((cpuAfter.bao - cpuBefore.bao) / n, 2),
+    },
+  };
+}
+
+function cpuNow(stack: Stack) {
+  const { user, system } = process.cpuUsage();
+  return {
+    bench: (user + system) / 1000,
+    temporal: processCpuMs(stack.temporal.pid) ?? Number.NaN,
+    bao: processCpuMs(stack.bao.pid) ?? Number.NaN,
   };
 }
 
@@ -652,6 +681,18 @@ async function main(io: CliIo): Promise<number> {
           .filter(([, v]) => v > 0)
           .map(([k, v]) => `${k} ${v}`)
           .join(', '),
+      ]),
+    );
+    console.log('\nCPU per number, ms (where the difference to the baseline goes)');
+    printTable(
+      ['workflow', 'N', 'bench process (worker, client, sandbox)', 'Temporal server', 'OpenBao', 'total'],
+      throughputs.map((t) => [
+        t.workflow,
+        t.n,
+        t.cpuMsPerNumber.benchProcess,
+        t.cpuMsPerNumber.temporalServer,
+        t.cpuMsPerNumber.openBao,
+        round(t.cpuMsPerNumber.benchProcess + t.cpuMsPerNumber.temporalServer + t.cpuMsPerNumber.openBao, 2),
       ]),
     );
     console.log(`\nSingle-number latency, start to Completed, one at a time (${opts.latencyRuns} runs)`);

@@ -58,6 +58,22 @@ export function procStatusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number |
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms; undefined when it is gone. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, inside parentheses): utime is the 14th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ on Linux: 100 on every mainstream kernel configuration. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** Samples a byte count every `everyMs` and keeps the peak. */
 export class PeakSampler {
   peak = 0;

@@ -57,6 +57,8 @@ interface KeyState {
 const realClock: PacerClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
 
 export const DEFAULT_BUDGET_THRESHOLD = 0.8;
+/** Past this many budgets remembered, idle ones are forgotten (Meta keys usage by WABA: few). */
+const MAX_KEYS = 10_000;
 export const META_USAGE_WINDOW_MS = 3_600_000;
 
 export interface GraphBudget {
@@ -128,6 +130,15 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
     return (windowMs * perCall) / Math.max(1e-6, 1 - s.usage);
   }
 
+  /** Keys with nothing left to remember: last seen over a window ago, no block, no recent calls. */
+  function forgetIdle(now: number) {
+    for (const [key, s] of keys) {
+      trim(s, now);
+      const blocked = Math.max(s.blockedUntil, s.boardBlockedUntil) > now;
+      if (!blocked && s.calls.length === 0 && now - s.observedAt > windowMs) keys.delete(key);
+    }
+  }
+
   async function throwIfBlocked(gating: readonly string[], now: number): Promise<void> {
     for (const key of gating) {
       const s = stateOf(key);
@@ -177,6 +188,7 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
 
     observe(readings) {
       const now = clock.now();
+      if (keys.size > MAX_KEYS) forgetIdle(now);
       for (const r of readings) {
         const s = stateOf(r.key);
         s.usage = r.usage;
