@@ -2,8 +2,10 @@
 // stack (a Temporal dev server and an OpenBao dev server on free ports, the Graph sandbox, the
 // product's workers), one per path a running workflow can be on, saved as the Web UI saves them.
 //
-//   npx tsx scripts/record-histories.ts [--only FILE[,FILE...]]
+//   npx tsx scripts/record-histories.ts [--only FILE[,FILE...]] [--prefix PREFIX]
 //
+// --prefix writes PREFIX + each file name: a new set beside the old files after a versioned change
+// (the lean-* files were recorded with --prefix lean- after the lean-happy-path patch).
 // --only rewrites just the named files: the five histories recorded before the workflow registered
 // numbers must stay as they were, since they are what runs started under that code look like.
 // Recordings whose workflow waits for days (Meta's 72-hour registration block) run on Temporal's
@@ -246,9 +248,11 @@ function anonymise(node: unknown): unknown {
 interface RecordingPlace {
   client: Client;
   sandbox: Awaited<ReturnType<typeof startGraphSandbox>>;
+  /** Put before each file name (--prefix). */
+  prefix: string;
 }
 
-async function record(recording: Recording, { client, sandbox }: RecordingPlace): Promise<void> {
+async function record(recording: Recording, { client, sandbox, prefix }: RecordingPlace): Promise<void> {
   const { phoneNumberId } = recording.input;
   if (recording.setup) sandbox.setupNumber(phoneNumberId, recording.setup);
   if (recording.completedBefore) {
@@ -269,13 +273,13 @@ async function record(recording: Recording, { client, sandbox }: RecordingPlace)
   const result: unknown = await handle.result();
   const history = await handle.fetchHistory();
   const json = anonymise(historyToJson(history));
-  writeFileSync(join(HISTORIES_DIR, recording.file), `${JSON.stringify(json, null, 2)}\n`);
+  const file = `${prefix}${recording.file}`;
+  writeFileSync(join(HISTORIES_DIR, file), `${JSON.stringify(json, null, 2)}\n`);
   const outcome = (result as { outcome?: string }).outcome;
-  console.log(`${recording.file}: ${history.events?.length ?? 0} events, outcome ${outcome}`);
+  console.log(`${file}: ${history.events?.length ?? 0} events, outcome ${outcome}`);
 }
 
-function selectedRecordings(): Recording[] {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+function selectedRecordings(values: { only?: string }): Recording[] {
   if (values.only === undefined) return RECORDINGS;
   const wanted = values.only.split(',').map((f) => f.trim());
   const unknown = wanted.filter((f) => !RECORDINGS.some((r) => r.file === f));
@@ -289,7 +293,11 @@ function selectedRecordings(): Recording[] {
 
 async function main(): Promise<void> {
   installRuntimeLogging(process.env.LOG_LEVEL, 'ERROR');
-  const recordings = selectedRecordings();
+  const { values } = parseArgs({ options: { only: { type: 'string' }, prefix: { type: 'string' } } });
+  const recordings = selectedRecordings(values);
+  const prefix = values.prefix ?? '';
+  if (!/^[a-z0-9-]*$/.test(prefix))
+    throw new Error(`--prefix must be lower-case letters, digits and dashes (got "${prefix}")`);
   const codecKeyring = readCodecKeysFile(join(HISTORIES_DIR, 'codec-keys.txt'));
   const dataConverter = createDataConverter(codecKeyring);
   const logDir = mkdtempSync(join(tmpdir(), 'record-histories-'));
@@ -362,11 +370,11 @@ async function main(): Promise<void> {
 
     await workers.runUntil(async () => {
       for (const recording of recordings.filter((r) => !r.timeSkipping))
-        await record(recording, { client, sandbox });
+        await record(recording, { client, sandbox, prefix });
     });
     await skippingWorkers.runUntil(async () => {
       for (const recording of recordings.filter((r) => r.timeSkipping)) {
-        await record(recording, { client: timeSkipping.client, sandbox });
+        await record(recording, { client: timeSkipping.client, sandbox, prefix });
       }
     });
   } finally {

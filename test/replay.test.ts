@@ -20,7 +20,7 @@ import { readHistoryFile, type HistorySource } from '../src/replay/history-file'
 import { historyFromJson } from '../src/replay/history-json';
 import { runReplay } from '../src/replay/replay-cli';
 import { workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
-import { REGISTRATION_PATCH } from '../src/workflows/register-number';
+import { LEAN_PATH_PATCH, REGISTRATION_PATCH } from '../src/workflows/register-number';
 import { SECURITY_EVENTS_PATCH } from '../src/workflows/security-events';
 import {
   phoneNumberIds,
@@ -40,6 +40,15 @@ const RECORDED = [
   'drift-record.json',
   'drift-reset.json',
   'happy-path.json',
+  // Recorded after the lean-happy-path patch (generatePin local, fewer upserts).
+  'lean-abandoned.json',
+  'lean-happy-path.json',
+  'lean-manual-reset.json',
+  'lean-register-133005-parked.json',
+  'lean-register-133016-then-success.json',
+  'lean-register-happy.json',
+  'lean-retry.json',
+  'lean-throttled-then-succeeded.json',
   'manual-reset.json',
   'parked-pin-changed.json',
   'register-133005-parked.json',
@@ -48,13 +57,14 @@ const RECORDED = [
   'retry.json',
   'throttled-then-succeeded.json',
 ];
-const KNOWN_PATCHES = [REGISTRATION_PATCH, SECURITY_EVENTS_PATCH];
+const KNOWN_PATCHES = [REGISTRATION_PATCH, SECURITY_EVENTS_PATCH, LEAN_PATH_PATCH];
 /** Recordings in which no activity failed: the walk below expects no failure object in them. */
 const WITHOUT_FAILURES = [
   'drift-alert-manual-reset.json',
   'drift-record.json',
   'drift-reset.json',
   'happy-path.json',
+  'lean-happy-path.json',
 ];
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -134,14 +144,29 @@ describe('committed histories', () => {
         // (and TemporalChangeVersion, the patch ids).
         if (key === 'indexedFields') return;
         // patched()'s marker is written by the SDK in clear: the patch id and a flag, nothing else.
+        const details = o.details as Record<string, { payloads?: Array<{ data?: string }> } | undefined>;
+        const sdkJson = (entry: string) =>
+          JSON.parse(Buffer.from(details[entry]?.payloads?.[0]?.data ?? '', 'base64').toString()) as unknown;
         if (o.markerName === 'core_patch') {
-          const details = o.details as Record<string, { payloads?: Array<{ data?: string }> } | undefined>;
-          const data = details['patch-data'];
-          const payload = data?.payloads?.[0]?.data ?? '';
           // Nothing but a known patch id and the flag.
-          const marker = JSON.parse(Buffer.from(payload, 'base64').toString()) as { id: string };
+          const marker = sdkJson('patch-data') as { id: string };
           expect(marker, `${file}: patch marker`).toEqual({ id: marker.id, deprecated: false });
           expect(KNOWN_PATCHES, `${file}: patch marker`).toContain(marker.id);
+          return;
+        }
+        // A local activity's marker: the SDK's bookkeeping in clear (which activity, which attempt,
+        // when), the result a payload like any other, encrypted.
+        if (o.markerName === 'core_local_activity') {
+          expect(Object.keys(sdkJson('data') as object).sort(), `${file}: local activity marker`).toEqual([
+            'activity_id',
+            'activity_type',
+            'attempt',
+            'backoff',
+            'complete_time',
+            'original_schedule_time',
+            'seq',
+          ]);
+          walk(details.result, 'result');
           return;
         }
         if ('metadata' in o && 'data' in o) {

@@ -53,7 +53,7 @@ describe('startOnboarding', () => {
     expect(description.type).toBe('registerNumber');
     expect(description.taskQueue).toBe(TASK_QUEUE);
     expect(description.runId).toBe(result.runId);
-    expect(description.typedSearchAttributes.get(onboardingStatusKey)).toBe('GeneratingPin');
+    expect(description.typedSearchAttributes.get(onboardingStatusKey)).toBe('StoringPin');
     expect(await description.staticSummary()).toBe('+1 555-010-0001 · tenant acme · WABA 102290129340398');
     expect(await description.staticDetails()).toContain(`\`${phoneNumberId}\``);
     expect(await handle.query(fixtureInputQuery)).toEqual(input);

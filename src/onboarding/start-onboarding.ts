@@ -13,6 +13,7 @@ import {
   WORKFLOW_TYPE,
   onboardingStatusKey,
   workflowIdFor,
+  type OnboardingStage,
   type RegisterNumberInput,
   type RegisterNumberResult,
 } from '../workflows/messages';
@@ -75,6 +76,9 @@ function onboardingDetails(input: RegisterNumberInput): string {
 
 type RegisterNumberWorkflow = (input: RegisterNumberInput) => Promise<RegisterNumberResult>;
 
+/** OnboardingStatus as a new run starts: until the PIN is safely stored, it is being stored. */
+export const STATUS_AT_START = 'StoringPin' satisfies OnboardingStage;
+
 /**
  * Starts registerNumber for one number, or reports the run the number already has.
  *
@@ -121,7 +125,9 @@ async function startOrReport(
         workflowIdReusePolicy: opts.reonboard
           ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
           : WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [{ key: onboardingStatusKey, value: 'GeneratingPin' }],
+        // Free at start, billed as an action when upserted: the first stage a number can wait in
+        // (the PIN is generated in milliseconds, then stored; workflows skip writing it again).
+        typedSearchAttributes: [{ key: onboardingStatusKey, value: STATUS_AT_START }],
         staticSummary: `${opts.summaryPrefix ? `${opts.summaryPrefix} · ` : ''}${onboardingSummary(input)}`,
         ...(opts.memo ? { memo: opts.memo } : {}),
         staticDetails: onboardingDetails(input),

@@ -6,6 +6,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   setCurrentDetails,
   sleep,
@@ -13,7 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Duration } from '@temporalio/common';
+import type { ActivityOptions, Duration, LocalActivityOptions } from '@temporalio/common';
 import type { ActivitiesOn, OnboardingActivities, RegistrationFailureDetails } from '../activities';
 import { durationToMs } from './duration';
 import { isFailureType } from './failure-types';
@@ -87,6 +88,25 @@ type StepResult<K extends StepName> = Awaited<ReturnType<StepActivities[K]>>;
 type StepFunctions = { [K in StepName]: (input: StepInput<K>) => Promise<StepResult<K>> };
 
 /**
+ * Fewer Temporal actions per number (docs/performance.md, "Cost per number"), for runs started
+ * after this change: generatePin runs as a local activity (its marker shares the first workflow
+ * task with the patches' markers: one action for all), and OnboardingStatus is written only for
+ * the stages a number can wait in, each only when it is not there already. The start sets
+ * StoringPin (src/onboarding/start-onboarding.ts), so a happy path upserts SettingPin and Completed.
+ */
+export const LEAN_PATH_PATCH = 'lean-happy-path';
+
+/**
+ * Steps whose stage is not written to OnboardingStatus on the lean path (the status query still
+ * reports it): generatePin is CPU work in the worker and lasts milliseconds, and the lookup of
+ * `register: auto` reads the number right after its PIN was set, so a number waiting there (Meta
+ * throttling) is found under SettingPin, like any other wait on Meta before registering. Every
+ * other stage is one a number can wait in, so it stays searchable: storing while the vault is down,
+ * setting while Meta throttles, registering (up to 72 h for the budget), parked, the outcomes.
+ */
+const UNWRITTEN_STEPS: ReadonlySet<StepName> = new Set<StepName>(['generatePin', 'lookUpRegistration']);
+
+/**
  * One number, start to finish: generate a PIN, store it in the vault, set exactly that stored PIN
  * on Meta, then register the number on Cloud API with the same stored PIN when its input asks for
  * it. The order is the point: a PIN Meta holds is always in the vault first. Any step that fails
@@ -99,11 +119,14 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // Each proxy offers only the activities its queue serves (src/activities/activity-registry.ts):
   // a Graph activity called through an onboarding-queue profile does not compile.
   type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
+  const lean = patched(LEAN_PATH_PATCH);
   type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
   // Every call carries its summary for the UI's timeline (ui-descriptions.ts), so the proxies are
   // made per call; they are plain objects, and a summary is not part of what replay compares.
   const stepsWith = (summary: string): StepFunctions => {
-    const { generatePin } = proxyActivities<OnboardingQueue>({ ...profiles.generatePin, summary });
+    const { generatePin } = lean
+      ? proxyLocalActivities<OnboardingQueue>({ ...localOptions(profiles.generatePin), summary })
+      : proxyActivities<OnboardingQueue>({ ...profiles.generatePin, summary });
     const { storePinInVault } = proxyActivities<OnboardingQueue>({ ...profiles.vault, summary });
     const graph = proxyActivities<GraphQueue>({ ...profiles.graph, summary });
     const { registerPhoneNumber } = proxyActivities<GraphQueue>({ ...profiles.register, summary });
@@ -116,6 +139,10 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     };
   };
   const registering = patched(REGISTRATION_PATCH);
+  // The lean path takes every patch in its first workflow task, where all markers together are one
+  // action (src/temporal/billable-actions.ts); older runs take this one when they first need it.
+  const securityPatched = lean ? patched(SECURITY_EVENTS_PATCH) : undefined;
+  const securityPatch = (): boolean => securityPatched ?? patched(SECURITY_EVENTS_PATCH);
 
   recordStarted();
   const status: RegisterNumberStatus = {
@@ -206,14 +233,25 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
       status.stage === 'AwaitingManualReset' ? awaitingManualResetDetails(status) : progressDetails(status),
     ),
   );
-  // Each Graph call uses the number's tenant's token (GRAPH_TOKEN_SOURCE=vault); older runs pass none.
-  const graphTenant = (): { tenant?: string } =>
-    input.tenant !== undefined && patched(SECURITY_EVENTS_PATCH) ? { tenant: input.tenant } : {};
+  // Each Graph call uses the number's tenant's token (GRAPH_TOKEN_SOURCE=vault; older runs pass
+  // none) and spends its WABA's budget (src/graph/graph-budget.ts).
+  const graphCaller = (): { tenant?: string; wabaId?: string } => ({
+    ...(input.tenant !== undefined && securityPatch() ? { tenant: input.tenant } : {}),
+    ...(input.wabaId !== undefined ? { wabaId: input.wabaId } : {}),
+  });
   let securityEventOutcome: RegisterNumberResult['securityEvent'];
 
-  const enter = (stage: OnboardingStage) => {
-    status.stage = stage;
+  /** Writes the stage to OnboardingStatus; on the lean path only once, and not for passing steps. */
+  const showStage = (stage: OnboardingStage, fromStep?: StepName) => {
+    if (lean) {
+      if (fromStep !== undefined && UNWRITTEN_STEPS.has(fromStep)) return;
+      if (workflowInfo().typedSearchAttributes.get(onboardingStatusKey) === stage) return;
+    }
     upsertSearchAttributes([{ key: onboardingStatusKey, value: stage }]);
+  };
+  const enter = (stage: OnboardingStage, fromStep?: StepName) => {
+    status.stage = stage;
+    showStage(stage, fromStep);
     setCurrentDetails(progressDetails(status));
   };
   // Updates answer with the final status, so let them finish before the workflow closes.
@@ -245,7 +283,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // A step's name picks both its activity and its stage, so the two cannot drift apart.
   const runStep = async <K extends StepName>(name: K, stepInput: StepInput<K>): Promise<StepResult<K>> => {
     step = name;
-    enter(STEP_STAGES[name]);
+    enter(STEP_STAGES[name], name);
     const activity: StepFunctions[K] = stepsWith(stepSummary(name, stepInput))[name];
     return activity(stepInput);
   };
@@ -259,7 +297,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     let waited = false;
     for (;;) {
       try {
-        const done = await runStep('registerPhoneNumber', { phoneNumberId, version, ...graphTenant() });
+        const done = await runStep('registerPhoneNumber', { phoneNumberId, version, ...graphCaller() });
         reg.budget = done.budget;
         return;
       } catch (err) {
@@ -290,7 +328,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   ): Promise<RegistrationOutcome> => {
     if (!pinSet && !notRegistered) {
       try {
-        await runStep('setTwoStepPin', { phoneNumberId, version, ...graphTenant() });
+        await runStep('setTwoStepPin', { phoneNumberId, version, ...graphCaller() });
         pinSet = true;
       } catch (err) {
         // "Not registered" is what a number fresh from signup answers: registering with the
@@ -304,7 +342,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     }
     if (reg.choice === 'never') return 'notRequested';
     if (reg.choice === 'auto' && !notRegistered) {
-      const found = await runStep('lookUpRegistration', { phoneNumberId, ...graphTenant() });
+      const found = await runStep('lookUpRegistration', { phoneNumberId, ...graphCaller() });
       reg.budget = found.budget;
       reg.platformType = found.platformType;
       reg.verification = found.verification;
@@ -318,7 +356,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
 
   // A run started for Meta's security event on a closed number: record it, then the policy decides.
   let parkFirst: StepFailure | undefined;
-  if (input.securityEvent && patched(SECURITY_EVENTS_PATCH)) {
+  if (input.securityEvent && securityPatch()) {
     const event = input.securityEvent;
     const at = new Date().toISOString();
     try {
@@ -370,7 +408,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
           createdAt,
         });
         if (!registration) {
-          await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version, ...graphTenant() });
+          await runStep('setTwoStepPin', { phoneNumberId, version: status.vault.version, ...graphCaller() });
           status.lastError = undefined;
           return await finish('Completed');
         }
@@ -424,7 +462,7 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
     status.runbook = book.id;
     status.procedure = procedureText(book);
     status.deadline = new Date(startedWaiting + durationToMs(timeout)).toISOString();
-    upsertSearchAttributes([{ key: onboardingStatusKey, value: 'AwaitingManualReset' }]);
+    showStage('AwaitingManualReset');
     setCurrentDetails(awaitingManualResetDetails(status));
     log.warn('waiting for an operator', { phoneNumberId, failure: status.lastError?.type });
     recordParked(status.lastError);
@@ -448,6 +486,15 @@ function failureTypeOf(err: unknown): string | undefined {
 function budgetOf(err: unknown): RegistrationBudget | undefined {
   const details = applicationFailureOf(err)?.details?.[0] as RegistrationFailureDetails | undefined;
   return details?.budget;
+}
+
+/** A local activity keeps its activity profile's timeouts and retry policy. */
+function localOptions(options: ActivityOptions): LocalActivityOptions {
+  return {
+    startToCloseTimeout: options.startToCloseTimeout,
+    scheduleToCloseTimeout: options.scheduleToCloseTimeout,
+    retry: options.retry,
+  };
 }
 
 function requireStoredPin(vault: VaultLocation | undefined): VaultLocation {
