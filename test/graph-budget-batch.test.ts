@@ -90,13 +90,12 @@ describe('a 300-number batch for one WABA against its hourly budget', () => {
     const blockedUntil = Date.now() + BLOCK_MS;
     await board.write(WABA, blockedUntil);
 
-    const t0 = Date.now();
+    // register: never, so every call to Meta is the PIN's: 300 calls against a budget of 90.
     const starts = await pool(ids, 20, (id) =>
-      startOnboarding(h.client, { phoneNumberId: id, wabaId: WABA }),
+      startOnboarding(h.client, { phoneNumberId: id, wabaId: WABA, register: 'never' }),
     );
     expect(starts.filter((s) => s.outcome !== 'started')).toEqual([]);
     await Promise.all(ids.map((id) => h.client.workflow.getHandle(workflowIdFor(id)).result()));
-    const seconds = (Date.now() - t0) / 1000;
 
     const answers = h.sandbox.requests().filter((r) => r.phoneNumberId && wabaNumbers.has(r.phoneNumberId));
     expect(answers.filter((r) => r.status !== 200)).toEqual([]);
@@ -104,8 +103,7 @@ describe('a 300-number batch for one WABA against its hourly budget', () => {
     expect(Math.min(...answers.map((r) => Date.parse(r.at)))).toBeGreaterThanOrEqual(blockedUntil);
     // The budget did bind: the usage went past the threshold.
     expect(Math.max(...seen)).toBeGreaterThanOrEqual(0.8);
-    expect(seconds).toBeLessThan(90);
     for (const id of ids.slice(0, 20))
       expect(h.sandbox.pinOf(id)).toBe((await h.pinStore.readActivePin(id))?.pin);
-  }, 150_000);
+  }, 300_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { APP_USAGE_KEY } from '../src/graph/business-usage';
-import { createGraphBudget, type BudgetBoard } from '../src/graph/graph-budget';
+import { budgetedCalls, createGraphBudget, type BudgetBoard } from '../src/graph/graph-budget';
 import { GraphError } from '../src/graph/graph-errors';
 import type { PacerClock } from '../src/graph/graph-rate-pacer';
 
@@ -136,5 +136,50 @@ describe('createGraphBudget', () => {
     expect(err.type).toBe('GraphThrottled');
     expect(err.nextRetryDelayMs).toBeGreaterThan(20_000);
     expect(err.message).toMatch(/WABA 5 has used 90 % of its hourly budget/);
+  });
+
+  it('callers queued for slots do not shorten the spacing: only calls made count', async () => {
+    let now = 1_000_000;
+    const wakes: number[] = [];
+    // Sleeping records when the caller would wake and returns at once: all callers queue together.
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        wakes.push(now + ms);
+      },
+    };
+    const budget = createGraphBudget({ clock, windowMs: WINDOW, maxInlineWaitMs: 10 * WINDOW });
+    for (let i = 0; i < 10; i++) await budget.beforeCall({ wabaId: '7' });
+    now += 1_000;
+    budget.observe([{ key: '7', usage: 0.8, regainAccessMs: 0 }]);
+    await Promise.all(Array.from({ length: 20 }, () => budget.beforeCall({ wabaId: '7' })));
+    // The first goes at once (11 made for 80 %), the other 19 wait: 60 s x (0.8 / 11) / 0.2 apart,
+    // every one of them, however many are queued.
+    expect(wakes).toHaveLength(19);
+    const gaps = wakes.slice(1).map((t, i) => t - (wakes[i] ?? 0));
+    for (const gap of gaps) expect(gap).toBeCloseTo((60_000 * (0.8 / 11)) / 0.2, 3);
+  });
+
+  it('keeps the budget for every call of a client, by the WABA its input names', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    budget.observe([{ key: '77', usage: 1, regainAccessMs: 60_000 }]);
+    const calls: string[] = [];
+    const api = budgetedCalls(
+      {
+        setTwoStepPin: async (input: { phoneNumberId: string; wabaId?: string }) => {
+          calls.push(`set ${input.phoneNumberId}`);
+        },
+        getPhoneNumber: async (input: { phoneNumberId: string; wabaId?: string }) => {
+          calls.push(`get ${input.phoneNumberId}`);
+        },
+      },
+      budget,
+    );
+    await expect(api.getPhoneNumber({ phoneNumberId: '1', wabaId: '77' })).rejects.toThrow(/WABA 77/);
+    await expect(api.setTwoStepPin({ phoneNumberId: '1', wabaId: '77' })).rejects.toThrow(/WABA 77/);
+    await api.getPhoneNumber({ phoneNumberId: '2', wabaId: '78' });
+    await api.setTwoStepPin({ phoneNumberId: '3' });
+    expect(calls).toEqual(['get 2', 'set 3']);
   });
 });

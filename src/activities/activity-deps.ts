@@ -54,6 +54,7 @@ export interface PinVersionInput {
   tenant?: string;
 }
 
+/** setTwoStepPin's and registerPhoneNumber's input: the version to send, and whose budget it spends. */
 export interface SetTwoStepPinInput extends PinVersionInput {
   /** Whose Graph budget the call spends (graph-budget.ts); absent for numbers started without one. */
   wabaId?: string;

@@ -10,6 +10,8 @@ export interface LookUpRegistrationInput {
   phoneNumberId: string;
   /** Whose Graph token the call uses (GRAPH_TOKEN_SOURCE=vault); runs before tenants pass none. */
   tenant?: string;
+  /** Whose Graph budget the lookup spends (graph-budget.ts). */
+  wabaId?: string;
 }
 
 export interface LookUpRegistrationResult {
@@ -27,11 +29,12 @@ export interface LookUpRegistrationResult {
 // would need registering but is not verified fails here as GraphNumberNotVerified, before a call
 // Meta would refuse with 133006 costs one of the 10 the budget allows.
 export function createLookUpRegistration(deps: ActivityDeps) {
-  return async ({ phoneNumberId, tenant }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
+  return async ({ phoneNumberId, tenant, wabaId }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
     classified(async () => {
       const details = await deps.graph.getPhoneNumber({
         phoneNumberId,
         ...(tenant !== undefined ? { tenant } : {}),
+        wabaId,
         signal: Context.current().cancellationSignal,
       });
       const ledger = await deps.vault.readRegistrationLedger(phoneNumberId);

@@ -3,7 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { isGraphError, GRAPH_FAILURE_TYPES } from '../graph/graph-errors';
 import { REGISTRATION_BLOCK_MS, type RegistrationBudget } from '../registration/registration-budget';
 import { isRegistrationBudgetError, REGISTER_BUDGET_SPENT } from '../registration/registration-budget-error';
-import type { ActivityDeps, PinVersionInput } from './activity-deps';
+import type { ActivityDeps, SetTwoStepPinInput } from './activity-deps';
 import { classified, toActivityFailure } from './activity-failure';
 import { registrationClock } from './registration-clock';
 
@@ -23,7 +23,7 @@ export interface RegistrationFailureDetails {
 // is sent, and a call Meta's limits would refuse is not sent at all (RegisterBudgetSpent), so a
 // crash or a retry can never make an 11th call. On Meta's 133016 the block is recorded too.
 export function createRegisterPhoneNumber(deps: ActivityDeps) {
-  return async ({ phoneNumberId, version, tenant }: PinVersionInput): Promise<RegisterPhoneNumberResult> =>
+  return async ({ phoneNumberId, version, tenant, wabaId }: SetTwoStepPinInput): Promise<RegisterPhoneNumberResult> =>
     classified(async () => {
       const pin = await deps.vault.readPin({ phoneNumberId, version });
       const now = registrationClock();
@@ -43,6 +43,7 @@ export function createRegisterPhoneNumber(deps: ActivityDeps) {
       try {
         const { fbtraceId } = await deps.graph.registerPhoneNumber({
           phoneNumberId,
+          wabaId,
           pin,
           ...(tenant !== undefined ? { tenant } : {}),
           signal: Context.current().cancellationSignal,

@@ -125,9 +125,19 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
   /** Spacing between this worker's calls for the key while above the threshold; 0 below it. */
   function spacing(s: KeyState, now: number): number {
     if (s.usage < threshold) return 0;
-    trim(s, now);
-    const perCall = s.usage / Math.max(1, s.calls.length);
+    const perCall = s.usage / Math.max(1, madeCalls(s, now));
     return (windowMs * perCall) / Math.max(1e-6, 1 - s.usage);
+  }
+
+  /**
+   * Calls this worker has made for the key in the window: not the slots reserved for later, which
+   * Meta has not counted yet (counting them would shrink the spacing as callers queue up).
+   */
+  function madeCalls(s: KeyState, now: number): number {
+    trim(s, now);
+    let made = 0;
+    for (const t of s.calls) if (t <= now) made++;
+    return made;
   }
 
   /** Keys with nothing left to remember: last seen over a window ago, no block, no recent calls. */
@@ -177,7 +187,7 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
       }
       for (const key of gating) {
         const s = stateOf(key);
-        s.calls.push(at);
+        insertInOrder(s.calls, at);
         s.nextSlotAt = at + spacing(s, now);
       }
       if (at > now) {
@@ -213,7 +223,7 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
         usage: s.usage,
         observedAt: s.observedAt,
         blockedUntil: Math.max(s.blockedUntil, s.boardBlockedUntil),
-        ownCallsInWindow: s.calls.length,
+        ownCallsInWindow: madeCalls(s, clock.now()),
       };
     },
   };
@@ -223,6 +233,13 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
  * The same client with Meta's budget kept before every call: the WABA comes from the call's input
  * (`wabaId`), the app's budget applies to all. A call added to the client later is covered too.
  */
+/** Keeps the call times sorted (a reserved slot may lie after a later caller's immediate call). */
+function insertInOrder(times: number[], t: number): void {
+  let i = times.length;
+  while (i > 0 && (times[i - 1] ?? 0) > t) i--;
+  times.splice(i, 0, t);
+}
+
 export function budgetedCalls<T extends object>(api: T, budget: GraphBudget): T {
   return new Proxy(api, {
     get(target, property, receiver) {

@@ -58,6 +58,8 @@ export interface RegisterPhoneNumberInput {
   phoneNumberId: string;
   /** The stored two-step PIN: it becomes the number's PIN, or must match the one it has. */
   pin: string;
+  /** The number's WABA when known: whose budget the call spends. */
+  wabaId?: string;
   signal?: AbortSignal;
 }
 
@@ -91,6 +93,8 @@ export interface PhoneNumberDetails {
 
 export interface GetPhoneNumberInput {
   phoneNumberId: string;
+  /** The number's WABA when known: whose budget the call spends. */
+  wabaId?: string;
   signal?: AbortSignal;
 }
 
