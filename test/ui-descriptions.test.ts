@@ -75,7 +75,12 @@ describe('the UI reads', () => {
     const history = await h.client.workflow.getHandle(workflowIdFor(parked!)).fetchHistory();
     const summaries: string[] = [];
     for (const event of history.events ?? []) {
+      // generatePin runs as a local activity (the lean-happy-path patch): its summary is on its marker.
+      const localActivity =
+        event.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+        event.markerRecordedEventAttributes?.markerName === 'core_local_activity';
       if (
+        localActivity ||
         event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ||
         event.eventType === EventType.EVENT_TYPE_TIMER_STARTED
       ) {
