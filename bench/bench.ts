@@ -152,7 +152,8 @@ interface Stack {
 }
 
 export interface ThroughputResult {
-  workflow: 'registerNumber' | 'baseline';
+  /** registerNumber as the starter starts it (register: auto), or for numbers that need no registration. */
+  workflow: 'baseline' | 'registerNumber' | 'registerNumber never';
   n: number;
   seconds: number;
   perSecond: number;
@@ -362,7 +363,7 @@ async function throughput(
           args: [{ phoneNumberId: id }],
         });
       } else {
-        const res = await startOnboarding(client, { phoneNumberId: id });
+        const res = await startOnboarding(client, onboardingInput(workflow, id));
         if (res.outcome !== 'started') throw new Error(`${id}: ${res.outcome}`);
       }
     });
@@ -410,6 +411,12 @@ function cpuNow(stack: Stack) {
   };
 }
 
+function onboardingInput(workflow: ThroughputResult['workflow'], phoneNumberId: string) {
+  return workflow === 'registerNumber never'
+    ? { phoneNumberId, register: 'never' as const }
+    : { phoneNumberId };
+}
+
 function workflowIdOf(workflow: ThroughputResult['workflow'], phoneNumberId: string): string {
   return workflow === 'baseline' ? `baseline-${phoneNumberId}` : workflowIdFor(phoneNumberId);
 }
@@ -437,7 +444,7 @@ async function latency(
           args: [{ phoneNumberId: id }],
         });
       }
-      const res = await startOnboarding(client, { phoneNumberId: id });
+      const res = await startOnboarding(client, onboardingInput(workflow, id));
       if (res.outcome !== 'started') throw new Error(`${id}: ${res.outcome}`);
       return client.workflow.getHandle(res.workflowId);
     }),
@@ -598,6 +605,8 @@ async function main(io: CliIo): Promise<number> {
     ...opts.sizes.flatMap((n) => [`ours-${n}`, `base-${n}`]),
     'latency-base',
     'latency-ours',
+    'latency-never',
+    ...opts.sizes.map((n) => `never-${n}`),
     'starts-plain',
     'starts-starter',
     ...opts.rateWorkers.map((k) => `rate-${k}`),
@@ -619,6 +628,7 @@ async function main(io: CliIo): Promise<number> {
     const latencies = {
       baseline: await latency(stack, 'baseline', 'latency-base', opts.latencyRuns),
       registerNumber: await latency(stack, 'registerNumber', 'latency-ours', opts.latencyRuns),
+      'registerNumber never': await latency(stack, 'registerNumber never', 'latency-never', opts.latencyRuns),
     };
 
     const throughputs: ThroughputResult[] = [];
@@ -630,6 +640,8 @@ async function main(io: CliIo): Promise<number> {
       stack.profile.clear();
       throughputs.push(await throughput(stack, 'registerNumber', `ours-${n}`, n));
       profiles[String(n)] = profileSummary(stack.profile, n);
+      console.error(`bench: N=${n} registerNumber, register: never...`);
+      throughputs.push(await throughput(stack, 'registerNumber never', `never-${n}`, n));
     }
     console.error(`bench: start rates over ${opts.starts} starts...`);
     const starts = await startRates(stack, opts.starts);
@@ -643,11 +655,13 @@ async function main(io: CliIo): Promise<number> {
     console.error(`bench: starter --dry-run over ${opts.dryRunRows} rows...`);
     const dry = await dryRun(workDir, opts.dryRunRows);
 
-    const ratios = opts.sizes.map((n) => {
-      const ours = throughputs.find((t) => t.n === n && t.workflow === 'registerNumber');
-      const base = throughputs.find((t) => t.n === n && t.workflow === 'baseline');
-      return { n, ratio: ours && base ? round(ours.perSecond / base.perSecond, 2) : Number.NaN };
-    });
+    const ratioOf = (t: ThroughputResult) => {
+      const base = throughputs.find((b) => b.n === t.n && b.workflow === 'baseline');
+      return base ? round(t.perSecond / base.perSecond, 2) : Number.NaN;
+    };
+    const ratios = throughputs
+      .filter((t) => t.workflow !== 'baseline')
+      .map((t) => ({ n: t.n, workflow: t.workflow, ratio: ratioOf(t) }));
 
     console.log('\nEnd-to-end throughput (first start to last Completed; latency = workflow start to close)');
     printTable(
@@ -661,7 +675,7 @@ async function main(io: CliIo): Promise<number> {
         t.latencyMs.p95,
         t.latencyMs.p99,
         t.peakRssMb,
-        t.workflow === 'registerNumber' ? (ratios.find((r) => r.n === t.n)?.ratio ?? '') : '',
+        t.workflow === 'baseline' ? '' : ratioOf(t),
       ]),
     );
     console.log(

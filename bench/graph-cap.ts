@@ -49,8 +49,8 @@ export async function graphCapAcrossProcesses(
         `Graph cap run with ${opts.workers} workers: only ${done} of ${opts.numbers} completed`,
       );
     }
-    const posts = target.sandbox.requests().filter((r) => r.method === 'POST');
-    const stats = rateWindows(posts.map((r) => Date.parse(r.at)));
+    // Every Graph call counts against the cap: the PIN's POST and the register: auto lookup's GET.
+    const stats = rateWindows(target.sandbox.requests().map((r) => Date.parse(r.at)));
     return {
       workers: opts.workers,
       cap: opts.cap,

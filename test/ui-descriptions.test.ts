@@ -85,7 +85,7 @@ describe('the UI reads', () => {
         event.eventType === EventType.EVENT_TYPE_TIMER_STARTED
       ) {
         summaries.push(
-          (await summaryText(event.userMetadata?.summary)) ?? `(none on ${EventType[event.eventType]})`,
+          (await summaryText(event.userMetadata?.summary)) ?? `(none on ${EventType[event.eventType ?? 0]})`,
         );
       }
     }
