@@ -29,7 +29,11 @@ export interface LookUpRegistrationResult {
 // would need registering but is not verified fails here as GraphNumberNotVerified, before a call
 // Meta would refuse with 133006 costs one of the 10 the budget allows.
 export function createLookUpRegistration(deps: ActivityDeps) {
-  return async ({ phoneNumberId, tenant, wabaId }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
+  return async ({
+    phoneNumberId,
+    tenant,
+    wabaId,
+  }: LookUpRegistrationInput): Promise<LookUpRegistrationResult> =>
     classified(async () => {
       const details = await deps.graph.getPhoneNumber({
         phoneNumberId,

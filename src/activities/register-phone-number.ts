@@ -23,7 +23,12 @@ export interface RegistrationFailureDetails {
 // is sent, and a call Meta's limits would refuse is not sent at all (RegisterBudgetSpent), so a
 // crash or a retry can never make an 11th call. On Meta's 133016 the block is recorded too.
 export function createRegisterPhoneNumber(deps: ActivityDeps) {
-  return async ({ phoneNumberId, version, tenant, wabaId }: SetTwoStepPinInput): Promise<RegisterPhoneNumberResult> =>
+  return async ({
+    phoneNumberId,
+    version,
+    tenant,
+    wabaId,
+  }: SetTwoStepPinInput): Promise<RegisterPhoneNumberResult> =>
     classified(async () => {
       const pin = await deps.vault.readPin({ phoneNumberId, version });
       const now = registrationClock();

@@ -9,7 +9,12 @@ export interface SetTwoStepPinResult {
 // What is sent to Meta is read back from the vault, so the PIN Meta holds is always a version the
 // vault has; only after Meta accepts it does that version become active.
 export function createSetTwoStepPin(deps: ActivityDeps) {
-  return async ({ phoneNumberId, version, tenant, wabaId }: SetTwoStepPinInput): Promise<SetTwoStepPinResult> =>
+  return async ({
+    phoneNumberId,
+    version,
+    tenant,
+    wabaId,
+  }: SetTwoStepPinInput): Promise<SetTwoStepPinResult> =>
     classified(async () => {
       const { pin, markers } = await deps.vault.readPinToSend({ phoneNumberId, version });
       const { fbtraceId } = await deps.graph.setTwoStepPin({
