@@ -28,7 +28,7 @@ describe('historyCost', () => {
   it('counts the patches and the local generatePin of the lean path as one action', () => {
     // register: auto on a number already on Cloud API: the six of the PIN, plus the lookup.
     const cost = historyCost(fixture('lean-happy-path.json'));
-    expect(cost.events).toBe(30);
+    expect(cost.events).toBe(32);
     expect(cost.actions).toMatchObject({
       start: 1,
       markerTasks: 1,

@@ -99,6 +99,30 @@ describe('createGraphBudget', () => {
     await budget.beforeCall({ wabaId: '77' });
   });
 
+  it('at 100 % with no time to regain access given, leaves the wait to the retry schedule', async () => {
+    // An 80007 whose estimated_time_to_regain_access is 0: Meta has not said when, so no hold.
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW });
+    await budget.beforeCall({ wabaId: '77' });
+    budget.observe([{ key: '77', usage: 1, regainAccessMs: 0 }]);
+    const started = clock.now();
+    await budget.beforeCall({ wabaId: '77' });
+    await budget.beforeCall({ wabaId: '77' });
+    expect(clock.now()).toBe(started);
+  });
+
+  it('never spaces calls further apart than the window', async () => {
+    const clock = manualClock();
+    const budget = createGraphBudget({ clock, windowMs: WINDOW, maxInlineWaitMs: 2 * WINDOW });
+    await budget.beforeCall({ wabaId: '77' });
+    budget.observe([{ key: '77', usage: 0.999, regainAccessMs: 0 }]);
+    const started = clock.now();
+    await budget.beforeCall({ wabaId: '77' });
+    await budget.beforeCall({ wabaId: '77' });
+    expect(clock.now() - started).toBeLessThanOrEqual(WINDOW);
+    expect(clock.now() - started).toBeGreaterThan(0);
+  });
+
   it('an app-wide block holds every WABA', async () => {
     const clock = manualClock();
     const budget = createGraphBudget({ clock, windowMs: WINDOW });

@@ -122,11 +122,17 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
     });
   }
 
-  /** Spacing between this worker's calls for the key while above the threshold; 0 below it. */
+  /**
+   * Spacing between this worker's calls for the key while above the threshold; 0 below it. Never
+   * more than the window: by then everything counted now has left it. At 100 % or more with no
+   * time to regain access announced (an 80007 whose estimated_time_to_regain_access is 0), Meta
+   * has not said when calls come back, so the activity's retry schedule decides, as it would
+   * without budgets.
+   */
   function spacing(s: KeyState, now: number): number {
-    if (s.usage < threshold) return 0;
+    if (s.usage < threshold || s.usage >= 1) return 0;
     const perCall = s.usage / Math.max(1, madeCalls(s, now));
-    return (windowMs * perCall) / Math.max(1e-6, 1 - s.usage);
+    return Math.min(windowMs, (windowMs * perCall) / (1 - s.usage));
   }
 
   /**
