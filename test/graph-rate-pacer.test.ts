@@ -88,6 +88,36 @@ describe('createRatePacer', () => {
     sentB.slice(1).forEach((t, i) => expect(t - sentB[i]!).toBeCloseTo(200, 6));
     expect(maxInAnySecond([...sentA, ...sentB].sort((x, y) => x - y))).toBe(15);
   });
+  it('gives up a slot taken under a share that changed while the caller waited', async () => {
+    // A took slots for 10 callers as the only worker; B joins as index 1 of 2 before they come up.
+    // A's callers that wake after the change use even slots only: never one of B's odd slots.
+    const clock = manualClock(0);
+    let shareA: PacerShare = { index: 0, count: 1 };
+    const sleepers: Array<{ until: number; wake: () => void }> = [];
+    const sharedClock: PacerClock = {
+      now: () => clock.now(),
+      sleep: (ms) => new Promise<void>((wake) => sleepers.push({ until: clock.now() + ms, wake })),
+    };
+    const paced = createRatePacer(10, { clock: sharedClock, share: () => shareA });
+    const sent: number[] = [];
+    const callers = Array.from({ length: 10 }, () => paced.wait().then(() => sent.push(clock.now())));
+    // Run the schedule by hand: wake sleepers in time order; the share changes at 250 ms.
+    for (let guard = 0; guard < 1_000 && sent.length < 10; guard++) {
+      await new Promise((r) => setImmediate(r));
+      sleepers.sort((x, y) => x.until - y.until);
+      const next = sleepers.shift();
+      if (!next) continue;
+      if (next.until >= 250) shareA = { index: 0, count: 2 };
+      clock.set(next.until);
+      next.wake();
+    }
+    await Promise.all(callers);
+    expect(sent.filter((t) => t < 250)).toEqual([0, 100, 200]);
+    // After the change, only even slots (every 200 ms): B's odd slots stay B's.
+    const after = sent.filter((t) => t >= 250);
+    expect(after).toHaveLength(7);
+    for (const t of after) expect(Math.round(t / 100) % 2).toBe(0);
+  });
 });
 
 describe('graphPacingRate', () => {

@@ -61,13 +61,14 @@ describe('watchGraphWorkerShare on the dev server', () => {
   });
 
   it('gives every poller of the Graph queue a distinct index out of the same count', async () => {
-    const watch = (identity: string) =>
+    const watch = (identity: string, more: { firstListTimeoutMs?: number } = {}) =>
       watchGraphWorkerShare({
         service: client.workflowService,
         namespace,
         taskQueue: GRAPH_TASK_QUEUE,
         identity,
         refreshMs: 60_000,
+        ...more,
       });
     const watches = ['share-a', 'share-b', 'share-c'].map(watch);
     try {
@@ -79,13 +80,33 @@ describe('watchGraphWorkerShare on the dev server', () => {
         { index: 1, count: 3 },
         { index: 2, count: 3 },
       ]);
-      // A worker the server has not seen polling yet counts itself in.
-      const newcomer = watch('share-d');
+      // A worker the server has not seen polling yet counts itself in (and goes on after the timeout).
+      const newcomer = watch('share-d', { firstListTimeoutMs: 1_000 });
       watches.push(newcomer);
       await newcomer.ready();
       expect(newcomer.current()).toEqual({ index: 3, count: 4 });
     } finally {
       for (const w of watches) w.stop();
+    }
+  });
+
+  it('lets a worker take its first slot only one refresh period after the server lists it', async () => {
+    // By then every other worker has read a list with it in: none still uses the slots it takes.
+    const joining = watchGraphWorkerShare({
+      service: client.workflowService,
+      namespace,
+      taskQueue: GRAPH_TASK_QUEUE,
+      identity: 'share-b',
+      refreshMs: 400,
+      joinMarginMs: 200,
+    });
+    try {
+      const started = performance.now();
+      await joining.ready();
+      expect(performance.now() - started).toBeGreaterThanOrEqual(600);
+      expect(joining.current()).toEqual({ index: 1, count: 3 });
+    } finally {
+      joining.stop();
     }
   });
 });

@@ -34,6 +34,8 @@ const alone: PacerShare = { index: 0, count: 1 };
  * any one-second window holds at most ceil(rate) requests, however many workers there are and
  * however the server's task-queue limiter hands out its initial burst. A caller waits for the
  * next free slot of its own (never a slot in the past), so a quiet period builds up no burst.
+ * A caller whose share changed while it waited (a worker joined or left) does not use the slot it
+ * took under the old share, which may now be another worker's: it takes one of its new share.
  */
 export function createRatePacer(
   ratePerSecond: number,
@@ -43,15 +45,23 @@ export function createRatePacer(
   const share = opts.share ?? (() => alone);
   const intervalMs = 1000 / ratePerSecond;
   let lastSlot = -Infinity;
+  let lastShare: PacerShare = alone;
+  const same = (a: PacerShare, b: PacerShare) => a.index === b.index && a.count === b.count;
   return {
     async wait(): Promise<void> {
-      const { index, count } = share();
-      const now = clock.now();
-      let slot = Math.max(Math.ceil(now / intervalMs), lastSlot + 1);
-      slot += (((index - slot) % count) + count) % count;
-      lastSlot = slot;
-      const at = slot * intervalMs;
-      if (at > now) await clock.sleep(at - now);
+      for (;;) {
+        const taken = share();
+        // Slots taken under another share are all given up by their callers when they wake.
+        if (!same(taken, lastShare)) lastSlot = -Infinity;
+        lastShare = taken;
+        const now = clock.now();
+        let slot = Math.max(Math.ceil(now / intervalMs), lastSlot + 1);
+        slot += (((taken.index - slot) % taken.count) + taken.count) % taken.count;
+        lastSlot = slot;
+        const at = slot * intervalMs;
+        if (at > now) await clock.sleep(at - now);
+        if (same(share(), taken)) return;
+      }
     },
   };
 }
