@@ -429,7 +429,8 @@ async function latency(
   runs: number,
 ) {
   const client = clientFor(stack, namespace);
-  const ids = phoneNumberIds(randomIdBase(), runs);
+  // One more for the unmeasured warm-up run.
+  const ids = phoneNumberIds(randomIdBase(), runs + 1);
   const workers =
     workflow === 'baseline'
       ? await baselineWorkers(stack, namespace)

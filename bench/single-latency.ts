@@ -19,13 +19,19 @@ function summary(values: number[]) {
   };
 }
 
-/** Runs `runs` workflows one after another; `start(i)` starts the i-th and returns its handle. */
+/**
+ * Runs `warmUp` + `runs` workflows one after another; `start(i)` starts the i-th and returns its
+ * handle. The warm-up runs are not measured: a fresh worker's first Graph call waits until the
+ * other workers know of it (graph-worker-share.ts), once per process.
+ */
 export async function singleLatency(
   runs: number,
   start: (i: number) => Promise<WorkflowHandle>,
+  warmUp = 1,
 ): Promise<SingleLatencyResult> {
   const server: number[] = [];
   const client: number[] = [];
+  for (let i = 0; i < warmUp; i++) await (await start(runs + i)).result();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const handle = await start(i);

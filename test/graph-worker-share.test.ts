@@ -70,7 +70,7 @@ describe('watchGraphWorkerShare on the dev server', () => {
         refreshMs: 60_000,
         ...more,
       });
-    const watches = ['share-a', 'share-b', 'share-c'].map(watch);
+    const watches = ['share-a', 'share-b', 'share-c'].map((id) => watch(id));
     try {
       // The polls reach the server a moment after they are sent.
       for (let i = 0; i < 100 && (await watches[0]!.refresh()).count < 3; i++) await sleep(200);
