@@ -118,6 +118,39 @@ describe('createRatePacer', () => {
     expect(after).toHaveLength(7);
     for (const t of after) expect(Math.round(t / 100) % 2).toBe(0);
   });
+  it('does not bunch up callers woken together long after their slots (a stalled event loop)', async () => {
+    // Six callers 100 ms apart; the event loop stalls from 50 ms to 700 ms, so the first five
+    // wake together at 700 ms. They take later slots instead of going out at once.
+    let now = 0;
+    const sleepers: Array<{ until: number; wake: () => void }> = [];
+    const clock: PacerClock = {
+      now: () => now,
+      sleep: (ms) => new Promise<void>((wake) => sleepers.push({ until: now + ms, wake })),
+    };
+    const pacer = createRatePacer(10, { clock });
+    const sent: number[] = [];
+    const callers = Array.from({ length: 6 }, () => pacer.wait().then(() => sent.push(now)));
+    for (let guard = 0; guard < 1_000 && sent.length < 6; guard++) {
+      await new Promise((r) => setImmediate(r));
+      sleepers.sort((x, y) => x.until - y.until);
+      const due = sleepers.filter((x) => x.until <= Math.max(700, sleepers[0]?.until ?? 0));
+      if (now === 0 && due.length > 0 && (sleepers[0]?.until ?? 0) < 700) {
+        // The stall: everyone due before 700 ms wakes at 700 ms, in one go.
+        now = 700;
+        for (const x of sleepers.splice(0, sleepers.filter((y) => y.until <= 700).length)) x.wake();
+        continue;
+      }
+      const next = sleepers.shift();
+      if (!next) continue;
+      now = Math.max(now, next.until);
+      next.wake();
+    }
+    await Promise.all(callers);
+    sent.sort((a, b) => a - b);
+    expect(sent[0]).toBe(0);
+    sent.slice(1).forEach((t, i) => expect(t - sent[i]!).toBeGreaterThanOrEqual(100));
+    expect(maxInAnySecond(sent)).toBeLessThanOrEqual(10);
+  });
 });
 
 describe('graphPacingRate', () => {

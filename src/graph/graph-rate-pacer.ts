@@ -24,6 +24,9 @@ export function graphPacingRate(cap: number): number {
   return Math.min(cap * 0.95, (allowedPerWindow * 1000) / (1000 + PACING_LATENESS_MS));
 }
 
+/** How often a caller woken too late takes a later slot before it goes anyway. */
+const MAX_RETAKES = 3;
+
 const realClock: PacerClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
 const alone: PacerShare = { index: 0, count: 1 };
 
@@ -35,7 +38,8 @@ const alone: PacerShare = { index: 0, count: 1 };
  * however the server's task-queue limiter hands out its initial burst. A caller waits for the
  * next free slot of its own (never a slot in the past), so a quiet period builds up no burst.
  * A caller whose share changed while it waited (a worker joined or left) does not use the slot it
- * took under the old share, which may now be another worker's: it takes one of its new share.
+ * took under the old share, which may now be another worker's: it takes one of its new share. A
+ * caller woken more than PACING_LATENESS_MS after its slot takes a later one too.
  */
 export function createRatePacer(
   ratePerSecond: number,
@@ -45,22 +49,24 @@ export function createRatePacer(
   const share = opts.share ?? (() => alone);
   const intervalMs = 1000 / ratePerSecond;
   let lastSlot = -Infinity;
-  let lastShare: PacerShare = alone;
   const same = (a: PacerShare, b: PacerShare) => a.index === b.index && a.count === b.count;
   return {
     async wait(): Promise<void> {
-      for (;;) {
+      // Slots only move forward: one given up (share changed, or woken too late) is never handed
+      // out again, so callers of this worker never share a slot, whatever the order they wake in.
+      for (let retakes = 0; ; retakes++) {
         const taken = share();
-        // Slots taken under another share are all given up by their callers when they wake.
-        if (!same(taken, lastShare)) lastSlot = -Infinity;
-        lastShare = taken;
         const now = clock.now();
         let slot = Math.max(Math.ceil(now / intervalMs), lastSlot + 1);
         slot += (((taken.index - slot) % taken.count) + taken.count) % taken.count;
         lastSlot = slot;
         const at = slot * intervalMs;
         if (at > now) await clock.sleep(at - now);
-        if (same(share(), taken)) return;
+        if (!same(share(), taken)) continue;
+        // Woken long after the slot (a stalled event loop): going now would bunch up with the
+        // callers woken in the same moment, so take a later slot, a few times at most.
+        if (clock.now() - at > PACING_LATENESS_MS && retakes < MAX_RETAKES) continue;
+        return;
       }
     },
   };
