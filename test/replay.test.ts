@@ -40,10 +40,14 @@ const RECORDED = [
   'drift-record.json',
   'drift-reset.json',
   'happy-path.json',
-  // Recorded after the lean-happy-path patch (generatePin local, fewer upserts).
+  // Recorded after the lean-happy-path patch (generatePin local, fewer upserts), all patches taken.
   'lean-abandoned.json',
+  'lean-drift-alert-manual-reset.json',
+  'lean-drift-record.json',
+  'lean-drift-reset.json',
   'lean-happy-path.json',
   'lean-manual-reset.json',
+  'lean-parked-pin-changed.json',
   'lean-register-133005-parked.json',
   'lean-register-133016-then-success.json',
   'lean-register-happy.json',
@@ -64,6 +68,9 @@ const WITHOUT_FAILURES = [
   'drift-record.json',
   'drift-reset.json',
   'happy-path.json',
+  'lean-drift-alert-manual-reset.json',
+  'lean-drift-record.json',
+  'lean-drift-reset.json',
   'lean-happy-path.json',
 ];
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -121,7 +128,7 @@ async function replayInProcess(
 }
 
 describe('committed histories', () => {
-  it('are the twelve recorded paths (five from before registration, four after security events), and every one replays against the current workflow code', async () => {
+  it('are the twelve recorded paths (five from before registration, four after security events) and their twelve lean- recordings, and every one replays against the current workflow code', async () => {
     const sources = committed();
     expect(sources.map((s) => s.label)).toEqual(RECORDED);
     const results = await replayAll(await workflowBundle(), sources);
