@@ -52,6 +52,11 @@ export interface OnboardingWorkers {
   shutdown(): void;
   /** Runs them all while `fn` runs, then shuts them down. */
   runUntil<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves once the other workers know of this one, so its Graph calls need not wait for that
+   * (graph-worker-share.ts); only while the workers run, since it waits to be listed as polling.
+   */
+  graphReady(): Promise<void>;
 }
 
 export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): Promise<OnboardingWorkers> {
@@ -128,6 +133,7 @@ export async function createOnboardingWorkers(opts: OnboardingWorkersOptions): P
     workers,
     shutdown,
     run,
+    graphReady: () => share.ready(),
     async runUntil<T>(fn: () => Promise<T>): Promise<T> {
       const running = run();
       try {
