@@ -3,6 +3,7 @@
 // .../deregister (Meta's budget, verification and two-step PIN rules), GET /{version}/{phone-number-id},
 // GET /{version}/{waba-id}/phone_numbers (paged), with Meta's error bodies for a bad path, a missing
 // or wrong token, an unknown object.
+import { parseJsonObject } from '../http/json-object';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GRAPH_API_VERSION_PATTERN } from '../graph/graph-config';
@@ -62,14 +63,7 @@ function parsePostBody(req: IncomingMessage, text: string): Record<string, unkno
   if (/application\/x-www-form-urlencoded/i.test(type) && !text.trimStart().startsWith('{')) {
     return Object.fromEntries(new URLSearchParams(text));
   }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonObject(text);
 }
 
 /** Which endpoint a request is, for scenarios aimed at one endpoint only. */

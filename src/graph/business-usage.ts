@@ -5,6 +5,8 @@
 //   X-App-Usage: {"call_count":12,"total_cputime":2,"total_time":3}  (percentages of the app's budget)
 // Both count over a rolling hour. Anything malformed is skipped: a wrong reading is worse than none.
 
+import { parseJsonObject } from '../http/json-object';
+
 /** The key the app-wide budget (X-App-Usage) is kept under. */
 export const APP_USAGE_KEY = 'app';
 
@@ -28,15 +30,7 @@ function headerValue(headers: Headers, name: string): string | undefined {
 }
 
 function parseObject(text: string | undefined): Record<string, unknown> | undefined {
-  if (!text) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  return text ? parseJsonObject(text) : undefined;
 }
 
 function percent(value: unknown): number | undefined {
