@@ -20,14 +20,13 @@ import { readHistoryFile, type HistorySource } from '../src/replay/history-file'
 import { historyFromJson } from '../src/replay/history-json';
 import { runReplay } from '../src/replay/replay-cli';
 import { workflowIdFor, type RegisterNumberResult } from '../src/workflows/messages';
-import { LEAN_PATH_PATCH, REGISTRATION_PATCH } from '../src/workflows/register-number';
-import { SECURITY_EVENTS_PATCH } from '../src/workflows/security-events';
 import {
   phoneNumberIds,
   startOnboardingHarness,
   workflowBundle,
   type OnboardingHarness,
 } from './support/onboarding-harness';
+import { LOCAL_ACTIVITY_DATA_KEYS, WORKFLOW_PATCHES } from './support/history-markers';
 import { runToExit } from './support/process-runner';
 import { waitForStage } from './support/workflow-polling';
 
@@ -61,7 +60,6 @@ const RECORDED = [
   'retry.json',
   'throttled-then-succeeded.json',
 ];
-const KNOWN_PATCHES = [REGISTRATION_PATCH, SECURITY_EVENTS_PATCH, LEAN_PATH_PATCH];
 /** Recordings in which no activity failed: the walk below expects no failure object in them. */
 const WITHOUT_FAILURES = [
   'drift-alert-manual-reset.json',
@@ -158,21 +156,15 @@ describe('committed histories', () => {
           // Nothing but a known patch id and the flag.
           const marker = sdkJson('patch-data') as { id: string };
           expect(marker, `${file}: patch marker`).toEqual({ id: marker.id, deprecated: false });
-          expect(KNOWN_PATCHES, `${file}: patch marker`).toContain(marker.id);
+          expect(WORKFLOW_PATCHES, `${file}: patch marker`).toContain(marker.id);
           return;
         }
         // A local activity's marker: the SDK's bookkeeping in clear (which activity, which attempt,
         // when), the result a payload like any other, encrypted.
         if (o.markerName === 'core_local_activity') {
-          expect(Object.keys(sdkJson('data') as object).sort(), `${file}: local activity marker`).toEqual([
-            'activity_id',
-            'activity_type',
-            'attempt',
-            'backoff',
-            'complete_time',
-            'original_schedule_time',
-            'seq',
-          ]);
+          expect(Object.keys(sdkJson('data') as object).sort(), `${file}: local activity marker`).toEqual(
+            LOCAL_ACTIVITY_DATA_KEYS,
+          );
           walk(details.result, 'result');
           return;
         }

@@ -22,8 +22,7 @@ import { freePort } from '../src/local-stack/processes';
 import { openPin } from '../src/pin/pin-sealer';
 import { applyWorkerAccess, type WorkerAccess } from '../src/vault/apply-worker-access';
 import { createVaultClient, type VaultClient } from '../src/vault/vault-client';
-import { LEAN_PATH_PATCH, REGISTRATION_PATCH } from '../src/workflows/register-number';
-import { SECURITY_EVENTS_PATCH } from '../src/workflows/security-events';
+import { LOCAL_ACTIVITY_DATA_KEYS, WORKFLOW_PATCHES as PATCHES } from './support/history-markers';
 import {
   manualResetSignal,
   retrySignal,
@@ -49,18 +48,6 @@ const STAGES: readonly OnboardingStage[] = [
   'Abandoned',
 ];
 const { History } = temporal.api.history.v1;
-/** The patches a run started by this code records, in the order it records them. */
-// In the order a run takes them (register-number.ts): all three in its first workflow task.
-const PATCHES = [LEAN_PATH_PATCH, REGISTRATION_PATCH, SECURITY_EVENTS_PATCH];
-const LOCAL_ACTIVITY_DATA_KEYS = [
-  'activity_id',
-  'activity_type',
-  'attempt',
-  'backoff',
-  'complete_time',
-  'original_schedule_time',
-  'seq',
-];
 
 /** Decoded messages carry their protobufjs type (the generated classes are reflection-based). */
 function isPayloadMessage(value: unknown): value is temporal.api.common.v1.Payload {
