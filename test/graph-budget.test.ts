@@ -150,6 +150,33 @@ describe('createGraphBudget', () => {
     await expect(second.beforeCall({ wabaId: '77' })).rejects.toMatchObject({ type: 'GraphThrottled' });
   });
 
+  it('a burst reaching a fresh worker waits for its first board read: none passes on the empty copy', async () => {
+    const clock = manualClock();
+    const until = clock.now() + 60_000;
+    let reads = 0;
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (release = resolve));
+    const board: BudgetBoard = {
+      read: async (key) => {
+        reads++;
+        await answered; // a vault slow to answer, as under load
+        return key === '78' ? until : undefined;
+      },
+      write: async () => undefined,
+    };
+    const budget = createGraphBudget({ clock, windowMs: WINDOW, board });
+    const burst = Array.from({ length: 5 }, () =>
+      budget.beforeCall({ wabaId: '78' }).then(
+        () => 'passed',
+        (e: unknown) => (e as GraphError).type,
+      ),
+    );
+    release();
+    expect(await Promise.all(burst)).toEqual(Array(5).fill('GraphThrottled'));
+    // One read per key served the whole burst: the app's and the WABA's.
+    expect(reads).toBe(2);
+  });
+
   it('does not hold an activity slot for a long wait: the attempt is retried when its turn comes', async () => {
     const clock = manualClock();
     const budget = createGraphBudget({ clock, windowMs: 3_600_000, maxInlineWaitMs: 20_000 });

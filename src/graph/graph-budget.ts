@@ -52,6 +52,8 @@ interface KeyState {
   nextSlotAt: number;
   boardReadAt: number;
   boardBlockedUntil: number;
+  /** The board read under way: callers arriving meanwhile wait for it rather than pass on a stale copy. */
+  boardReading?: Promise<number>;
 }
 
 const realClock: PacerClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
@@ -101,15 +103,32 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
     while (s.calls.length > 0 && (s.calls[0] ?? 0) <= now - windowMs) s.calls.shift();
   }
 
+  /**
+   * The board's block for the key, read at most once per refresh period. While a read is under
+   * way, every caller waits for that same read: a burst of calls reaching a fresh worker must not
+   * pass on the empty copy it had before the first read returned. A failed read keeps the last
+   * known block (none on a fresh worker): Meta's own 80007 then announces the block again.
+   */
   async function boardBlock(key: string, s: KeyState, now: number): Promise<number> {
-    if (!opts.board || now - s.boardReadAt < boardRefreshMs) return s.boardBlockedUntil;
+    const board = opts.board;
+    if (!board) return s.boardBlockedUntil;
+    if (s.boardReading) return s.boardReading;
+    if (now - s.boardReadAt < boardRefreshMs) return s.boardBlockedUntil;
     s.boardReadAt = now;
-    try {
-      s.boardBlockedUntil = (await opts.board.read(key)) ?? 0;
-    } catch (err) {
-      opts.onBoardError?.(err);
-    }
-    return s.boardBlockedUntil;
+    const reading = (async () => {
+      try {
+        const found = (await board.read(key)) ?? 0;
+        // A block this worker learnt from Meta while the read was under way is not undone by it.
+        s.boardBlockedUntil = Math.max(found, s.blockedUntil);
+      } catch (err) {
+        opts.onBoardError?.(err);
+      } finally {
+        s.boardReading = undefined;
+      }
+      return s.boardBlockedUntil;
+    })();
+    s.boardReading = reading;
+    return reading;
   }
 
   function hold(key: string, waitMs: number, why: string): GraphError {
