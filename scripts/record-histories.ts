@@ -5,7 +5,8 @@
 //   npx tsx scripts/record-histories.ts [--only FILE[,FILE...]] [--prefix PREFIX]
 //
 // --prefix writes PREFIX + each file name: a new set beside the old files after a versioned change
-// (the lean-* files were recorded with --prefix lean- after the lean-happy-path patch).
+// (the lean-* files were recorded with --prefix lean- after the lean-happy-path patch, the one-*
+// files with --prefix one- after the one-marker-for-all-patches patch).
 // --only rewrites just the named files: the five histories recorded before the workflow registered
 // numbers must stay as they were, since they are what runs started under that code look like.
 // Recordings whose workflow waits for days (Meta's 72-hour registration block) run on Temporal's

@@ -13,6 +13,16 @@ import { phoneNumberIds, startOnboardingHarness, type OnboardingHarness } from '
 const fixture = (name: string) => readHistoryFile(join(__dirname, 'histories', name)).history.events ?? [];
 const EventType = temporal.api.enums.v1.EventType;
 
+/** The patch ids a history's markers record, in order. */
+function patchMarkers(events: ReturnType<typeof fixture>): string[] {
+  return events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return (JSON.parse(Buffer.from(data ?? '').toString()) as { id: string }).id;
+    });
+}
+
 describe('historyCost', () => {
   it('counts the start, each activity attempt and each upsert of a recorded happy path', () => {
     const cost = historyCost(fixture('happy-path.json'));
@@ -36,6 +46,16 @@ describe('historyCost', () => {
       searchAttributeUpserts: 2,
       total: 7,
     });
+  });
+
+  it('one patch marker on runs of the current code: four events fewer, the same actions', () => {
+    // The same path as lean-happy-path.json, recorded after the one-marker-for-all-patches patch.
+    const events = fixture('one-happy-path.json');
+    const cost = historyCost(events);
+    expect(cost.events).toBe(28);
+    expect(cost.actions).toMatchObject({ markerTasks: 1, searchAttributeUpserts: 2, total: 7 });
+    expect(patchMarkers(events)).toEqual(['one-marker-for-all-patches']);
+    expect(patchMarkers(fixture('lean-happy-path.json'))).toHaveLength(3);
   });
 
   it('counts retried attempts from the attempt number on the started event', () => {
@@ -111,8 +131,12 @@ describe('what a number costs on the dev server', () => {
     expect(await onboardingStatus(phoneNumberId)).toBe('Completed');
     expect(h.sandbox.pinOf(phoneNumberId)).toBe((await h.pinStore.readActivePin(phoneNumberId))?.pin);
 
-    const cost = historyCost((await handle.fetchHistory()).events ?? []);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const cost = historyCost(events);
     expect(cost.actions.total, JSON.stringify(cost)).toBeLessThanOrEqual(6);
+    // One patch marker, so fewer events than the bare three-activity baseline's 23.
+    expect(patchMarkers(events)).toHaveLength(1);
+    expect(cost.events).toBeLessThanOrEqual(22);
     // start, the first workflow task's markers (patch + generatePin), storePinInVault,
     // setTwoStepPin, and the two stages a happy path passes where a number can wait.
     expect(cost.actions).toMatchObject({

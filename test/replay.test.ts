@@ -53,6 +53,19 @@ const RECORDED = [
   'lean-retry.json',
   'lean-throttled-then-succeeded.json',
   'manual-reset.json',
+  // Recorded after the one-marker-for-all-patches patch: one patch marker instead of three.
+  'one-abandoned.json',
+  'one-drift-alert-manual-reset.json',
+  'one-drift-record.json',
+  'one-drift-reset.json',
+  'one-happy-path.json',
+  'one-manual-reset.json',
+  'one-parked-pin-changed.json',
+  'one-register-133005-parked.json',
+  'one-register-133016-then-success.json',
+  'one-register-happy.json',
+  'one-retry.json',
+  'one-throttled-then-succeeded.json',
   'parked-pin-changed.json',
   'register-133005-parked.json',
   'register-133016-then-success.json',
@@ -70,6 +83,10 @@ const WITHOUT_FAILURES = [
   'lean-drift-record.json',
   'lean-drift-reset.json',
   'lean-happy-path.json',
+  'one-drift-alert-manual-reset.json',
+  'one-drift-record.json',
+  'one-drift-reset.json',
+  'one-happy-path.json',
 ];
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -126,7 +143,7 @@ async function replayInProcess(
 }
 
 describe('committed histories', () => {
-  it('are the twelve recorded paths (five from before registration, four after security events) and their twelve lean- recordings, and every one replays against the current workflow code', async () => {
+  it('are the twelve recorded paths (five from before registration, four after security events) their twelve lean- recordings and twelve one- recordings, and every one replays against the current workflow code', async () => {
     const sources = committed();
     expect(sources.map((s) => s.label)).toEqual(RECORDED);
     const results = await replayAll(await workflowBundle(), sources);

@@ -97,6 +97,17 @@ type StepFunctions = { [K in StepName]: (input: StepInput<K>) => Promise<StepRes
 export const LEAN_PATH_PATCH = 'lean-happy-path';
 
 /**
+ * Runs started after this change record this one patch instead of the three above, and take all
+ * three paths. Each patch costs its run a marker and an upsert of TemporalChangeVersion (a
+ * visibility write on the server, docs/performance.md): one marker for all saves four history
+ * events and two visibility writes per number. Runs recorded with the three markers (or fewer)
+ * replay as before, since this patch is absent from their histories and each older patch is then
+ * asked for as it was. Only this patch is decided once, at the start: a replayed run never turns
+ * to it when it reaches live execution, so its later patches keep being asked for one by one.
+ */
+export const ONE_MARKER_PATCH = 'one-marker-for-all-patches';
+
+/**
  * Steps whose stage is not written to OnboardingStatus on the lean path (the status query still
  * reports it): generatePin is CPU work in the worker and lasts milliseconds, and the lookup of
  * `register: auto` reads the number right after its PIN was set, so a number waiting there (Meta
@@ -119,7 +130,8 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // Each proxy offers only the activities its queue serves (src/activities/activity-registry.ts):
   // a Graph activity called through an onboarding-queue profile does not compile.
   type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
-  const lean = patched(LEAN_PATH_PATCH);
+  const current = patched(ONE_MARKER_PATCH);
+  const lean = current || patched(LEAN_PATH_PATCH);
   type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
   // Every call carries its summary for the UI's timeline (ui-descriptions.ts), so the proxies are
   // made per call; they are plain objects, and a summary is not part of what replay compares.
@@ -138,10 +150,10 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
       registerPhoneNumber,
     };
   };
-  const registering = patched(REGISTRATION_PATCH);
+  const registering = current || patched(REGISTRATION_PATCH);
   // The lean path takes every patch in its first workflow task, where all markers together are one
   // action (src/temporal/billable-actions.ts); older runs take this one when they first need it.
-  const securityPatched = lean ? patched(SECURITY_EVENTS_PATCH) : undefined;
+  const securityPatched = current || (lean ? patched(SECURITY_EVENTS_PATCH) : undefined);
   const securityPatch = (): boolean => securityPatched ?? patched(SECURITY_EVENTS_PATCH);
 
   recordStarted();
