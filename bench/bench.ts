@@ -67,7 +67,8 @@ Measures, on its own local stack (free ports, in memory, stopped at the end):
   - end-to-end throughput of registerNumber (numbers/s, first start to last Completed) with
     p50/p95/p99 per-number latency and peak RSS, against a bare three-activity baseline
     workflow on the same worker settings;
-  - the batch starter's start rate against a plain client.workflow.start loop;
+  - the batch starter's start rate against a plain client.workflow.start loop and a loop of
+    startOnboarding (the same requests as the starter), in rotating rounds;
   - Temporal actions (as Temporal Cloud bills them) and history events per number, counted
     from the real histories of each batch, for registerNumber and the baseline;
   - single-number latency, start to Completed, one number at a time, beside the baseline's;
@@ -485,81 +486,99 @@ interface StartRateResult {
   n: number;
   concurrency: number;
   plainLoopPerSecond: number;
+  /** A loop of startOnboarding: the starter's very requests (search attribute, summary, details). */
+  sameRequestsPerSecond: number;
   starterPerSecond: number;
-  /** The median of the rounds' ratios: each round's two sides ran back to back. */
+  /** Medians of the rounds' ratios: in each round the three sides ran back to back. */
   ratio: number;
+  ratioToSameRequests: number;
   roundRatios: number[];
 }
 
-/** Rounds of the start-rate comparison; the side that goes first alternates (ABBA...). */
+/** Rounds of the start-rate comparison; the order of the sides rotates from round to round. */
 const START_ROUNDS = 4;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
 
 async function startRates(stack: Stack, n: number): Promise<StartRateResult> {
   // No worker polls these namespaces: the starts are measured alone. The server's in-memory store
-  // grows with every start, so one side always going second would be measured on a slower server:
-  // the sides alternate which goes first, round by round, and the ratio is the rounds' median.
+  // grows with every start, so a side that always went last would be measured on a slower server:
+  // the order rotates round by round, and each ratio is the median of the rounds'.
   const plainClient = clientFor(stack, 'starts-plain');
+  const sameClient = clientFor(stack, 'starts-same');
   const starterClient = clientFor(stack, 'starts-starter');
   const perRound = Math.max(1, Math.floor(n / START_ROUNDS));
-  const plainOnce = async (): Promise<number> => {
-    const ids = phoneNumberIds(randomIdBase(), perRound);
+  const timed = async (work: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();
-    await pool(ids, START_CONCURRENCY, (id) =>
-      plainClient.workflow.start(WORKFLOW_TYPE, {
-        workflowId: workflowIdFor(id),
-        taskQueue: ONBOARDING_TASK_QUEUE,
-        args: [{ phoneNumberId: id }],
-      }),
-    );
+    await work();
     return (performance.now() - t0) / 1000;
   };
-  const starterOnce = async (r: number): Promise<number> => {
+  const plainOnce = () => {
+    const ids = phoneNumberIds(randomIdBase(), perRound);
+    return timed(() =>
+      pool(ids, START_CONCURRENCY, (id) =>
+        plainClient.workflow.start(WORKFLOW_TYPE, {
+          workflowId: workflowIdFor(id),
+          taskQueue: ONBOARDING_TASK_QUEUE,
+          args: [{ phoneNumberId: id }],
+        }),
+      ),
+    );
+  };
+  const sameOnce = () => {
+    const ids = phoneNumberIds(randomIdBase(), perRound);
+    return timed(() =>
+      pool(ids, START_CONCURRENCY, (id) => startOnboarding(sameClient, { phoneNumberId: id })),
+    );
+  };
+  const starterOnce = async (r: number) => {
     const csv = join(stack.workDir, `starts-${r}.csv`);
     await writeCsv(csv, phoneNumberIds(randomIdBase(), perRound));
     let output = '';
     const sink = { write: (text: string) => (output += text) };
-    const t0 = performance.now();
-    const code = await runStarter({
-      argv: ['--file', csv, '--concurrency', String(START_CONCURRENCY)],
-      env: {},
-      stdout: sink,
-      stderr: sink,
-      client: starterClient,
+    let code = 0;
+    const seconds = await timed(async () => {
+      code = await runStarter({
+        argv: ['--file', csv, '--concurrency', String(START_CONCURRENCY)],
+        env: {},
+        stdout: sink,
+        stderr: sink,
+        client: starterClient,
+      });
     });
-    const seconds = (performance.now() - t0) / 1000;
     if (code !== 0) throw new Error(`the starter exited ${code}:\n${output}`);
     return seconds;
   };
-  let plainSeconds = 0;
-  let starterSeconds = 0;
-  const roundRatios: number[] = [];
+  const sides = [plainOnce, sameOnce, starterOnce] as const;
+  const totals = [0, 0, 0];
+  const toPlain: number[] = [];
+  const toSame: number[] = [];
   for (let r = 0; r < START_ROUNDS; r++) {
-    const plainFirst = r % 4 === 0 || r % 4 === 3;
-    let plain: number;
-    let starter: number;
-    if (plainFirst) {
-      plain = await plainOnce();
-      starter = await starterOnce(r);
-    } else {
-      starter = await starterOnce(r);
-      plain = await plainOnce();
+    const seconds = [0, 0, 0];
+    for (let k = 0; k < sides.length; k++) {
+      const side = (r + k) % sides.length;
+      seconds[side] = await (sides[side] as (r: number) => Promise<number>)(r);
     }
-    plainSeconds += plain;
-    starterSeconds += starter;
-    roundRatios.push(round(plain / starter, 2));
+    seconds.forEach((t, i) => (totals[i] = (totals[i] ?? 0) + t));
+    const [plain = 0, same = 0, starter = 1] = seconds;
+    toPlain.push(round(plain / starter, 2));
+    toSame.push(round(same / starter, 2));
   }
   const total = perRound * START_ROUNDS;
-  const sorted = [...roundRatios].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median =
-    sorted.length % 2 ? (sorted[Math.floor(mid)] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const [plainTotal = 1, sameTotal = 1, starterTotal = 1] = totals;
   return {
     n: total,
     concurrency: START_CONCURRENCY,
-    plainLoopPerSecond: round(total / plainSeconds),
-    starterPerSecond: round(total / starterSeconds),
-    ratio: round(median, 2),
-    roundRatios,
+    plainLoopPerSecond: round(total / plainTotal),
+    sameRequestsPerSecond: round(total / sameTotal),
+    starterPerSecond: round(total / starterTotal),
+    ratio: round(median(toPlain), 2),
+    ratioToSameRequests: round(median(toSame), 2),
+    roundRatios: toPlain,
   };
 }
 
@@ -650,6 +669,7 @@ async function main(io: CliIo): Promise<number> {
     'latency-never',
     ...opts.sizes.map((n) => `never-${n}`),
     'starts-plain',
+    'starts-same',
     'starts-starter',
     ...opts.rateWorkers.map((k) => `rate-${k}`),
   ];
@@ -767,8 +787,24 @@ async function main(io: CliIo): Promise<number> {
       `\nStarts (concurrency ${starts.concurrency}, ${starts.n} starts in ${START_ROUNDS} rounds, no worker running; goal >= 0.9)`,
     );
     printTable(
-      ['plain loop /s', 'starter /s', 'starter / plain (median of rounds)', 'rounds'],
-      [[starts.plainLoopPerSecond, starts.starterPerSecond, starts.ratio, starts.roundRatios.join(' ')]],
+      [
+        'plain loop /s',
+        'startOnboarding loop /s',
+        'starter /s',
+        'starter / plain',
+        'starter / startOnboarding',
+        'rounds (starter / plain)',
+      ],
+      [
+        [
+          starts.plainLoopPerSecond,
+          starts.sameRequestsPerSecond,
+          starts.starterPerSecond,
+          starts.ratio,
+          starts.ratioToSameRequests,
+          starts.roundRatios.join(' '),
+        ],
+      ],
     );
     console.log(
       `\nGraph cap R = ${opts.rate}/s, ${opts.rateNumbers} numbers, worker processes started at once on an idle queue`,
