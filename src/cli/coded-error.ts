@@ -13,3 +13,15 @@ export class CodedError<Code extends string = string> extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * A CodedError class whose instances all carry one code and are built from a message alone:
+ * `export class UsageError extends codedErrorClass('USAGE') {}`, then `new UsageError(message)`.
+ */
+export function codedErrorClass<Code extends string>(code: Code) {
+  return class extends CodedError<Code> {
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}

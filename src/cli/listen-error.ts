@@ -1,10 +1,8 @@
 // A server command that cannot take its port: one line naming the port and what to do.
 import { firstLine } from './first-line';
+import { codedErrorClass } from './coded-error';
 
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-  readonly code = 'CANNOT_LISTEN';
-}
+export class ListenError extends codedErrorClass('CANNOT_LISTEN') {}
 
 const WHY: Readonly<Record<string, string>> = {
   EADDRINUSE: 'is already in use',

@@ -1,6 +1,4 @@
 // A command line the command cannot run: a missing or malformed flag, an unknown command.
+import { codedErrorClass } from './coded-error';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'USAGE';
-}
+export class UsageError extends codedErrorClass('USAGE') {}

@@ -6,6 +6,7 @@ import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@tempora
 import { temporal } from '@temporalio/proto';
 import { KeyringError, type Keyring } from '../crypto/keyring';
 import { quoteUntrusted } from '../text/quote-untrusted';
+import { CodedError } from '../cli/coded-error';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const METADATA_ENCRYPTION_KEY_ID = 'encryption-key-id';
@@ -13,16 +14,9 @@ export const METADATA_ENCRYPTION_KEY_ID = 'encryption-key-id';
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export class PayloadDecryptionError extends Error {
-  override readonly name = 'PayloadDecryptionError';
-  constructor(
-    readonly code: 'UNKNOWN_KEY_ID' | 'DECRYPT_FAILED' | 'MALFORMED_PAYLOAD',
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+export class PayloadDecryptionError extends CodedError<
+  'UNKNOWN_KEY_ID' | 'DECRYPT_FAILED' | 'MALFORMED_PAYLOAD'
+> {}
 
 export class EncryptionCodec implements PayloadCodec {
   constructor(private readonly keyring: Keyring) {}

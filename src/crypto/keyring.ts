@@ -5,20 +5,13 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../config/env-reader';
+import { CodedError } from '../cli/coded-error';
 
 const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export class KeyringError extends Error {
-  override readonly name = 'KeyringError';
-  constructor(
-    readonly code: 'UNKNOWN_KEY_ID' | 'DECRYPT_FAILED',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class KeyringError extends CodedError<'UNKNOWN_KEY_ID' | 'DECRYPT_FAILED'> {}
 
 export interface Keyring {
   readonly currentKid: string;

@@ -4,6 +4,7 @@
 // over the budget is refused with code 80007 and estimated_time_to_regain_access in minutes, as
 // Meta does. The hour can be compressed so tests see a whole window pass in seconds; the minutes
 // in the header are then minutes of that compressed clock.
+import { codedErrorClass } from '../cli/coded-error';
 
 /** Meta's documented default for a WABA (reference/graph-api-errors.md): about 200 calls an hour. */
 export const DEFAULT_WABA_CALLS_PER_HOUR = 200;
@@ -36,9 +37,7 @@ export interface SandboxBudget {
   reset(): void;
 }
 
-export class SandboxBudgetError extends Error {
-  override readonly name = 'SandboxBudgetError';
-}
+export class SandboxBudgetError extends codedErrorClass('SANDBOX_BUDGET_INVALID') {}
 
 function checkBudget(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1) {

@@ -4,6 +4,7 @@
 // instead of silently injecting nothing.
 import { readFileSync } from 'node:fs';
 import { EnvReader, type Env } from '../config/env-reader';
+import { codedErrorClass } from '../cli/coded-error';
 
 export const DEFAULT_SCENARIO_KEY = '*';
 
@@ -94,10 +95,7 @@ export const SCENARIO_KINDS: readonly ScenarioKind[] = [
   'chaos',
 ];
 
-export class ScenarioError extends Error {
-  override readonly name = 'ScenarioError';
-  readonly code = 'SCENARIO_INVALID';
-}
+export class ScenarioError extends codedErrorClass('SCENARIO_INVALID') {}
 
 // ---------------------------------------------------------------------------------------------------
 // Meta's documented answers (docs/graph-api-facts.md), worded in our own words.

@@ -3,13 +3,12 @@
 // the activity fails at once (non-retryable) and the number parks with that path in its reason.
 import { ApplicationFailure } from '@temporalio/common';
 import type { FailureType } from '../workflows/failure-types';
+import { CodedError } from '../cli/coded-error';
 
 export const TENANT_TOKEN_MISSING = 'TenantTokenMissing';
 export const TENANT_TOKEN_FAILURE_TYPES = [TENANT_TOKEN_MISSING] as const satisfies readonly FailureType[];
 
-export class TenantTokenError extends Error {
-  override readonly name = 'TenantTokenError';
-  readonly code = 'TENANT_TOKEN_MISSING';
+export class TenantTokenError extends CodedError<'TENANT_TOKEN_MISSING'> {
   readonly type = TENANT_TOKEN_MISSING;
 
   constructor(
@@ -19,7 +18,7 @@ export class TenantTokenError extends Error {
     /** The logical KV path to fill, e.g. "secret/whatsapp/graph-tokens/tenants/acme-retail". */
     readonly tokenPath: string | undefined,
   ) {
-    super(message);
+    super('TENANT_TOKEN_MISSING', message);
   }
 }
 

@@ -1,12 +1,11 @@
 // A caller that hangs up before its request is read or answered is the caller's business, not
 // a fault of the server: it is told apart from unexpected errors, so logs do not cry wolf.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CodedError } from '../cli/coded-error';
 
-export class ClientGoneError extends Error {
-  override readonly name = 'ClientGoneError';
-  readonly code = 'CLIENT_GONE';
+export class ClientGoneError extends CodedError<'CLIENT_GONE'> {
   constructor() {
-    super('the client closed the connection before the request was complete');
+    super('CLIENT_GONE', 'the client closed the connection before the request was complete');
   }
 }
 

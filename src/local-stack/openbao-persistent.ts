@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { assertPortFree, spawnManaged, waitUntil, type OpenBaoServer } from './processes';
 import { serverBinary } from './server-binaries';
+import { codedErrorClass } from '../cli/coded-error';
 
 export interface OpenBaoPersistentOptions {
   port: number;
@@ -32,10 +33,7 @@ export interface OpenBaoLocalKeys {
   initializedAt: string;
 }
 
-export class OpenBaoLocalStateError extends Error {
-  override readonly name = 'OpenBaoLocalStateError';
-  readonly code = 'OPENBAO_LOCAL_STATE';
-}
+export class OpenBaoLocalStateError extends codedErrorClass('OPENBAO_LOCAL_STATE') {}
 
 export const OPENBAO_KEYS_FILE = 'openbao-keys.json';
 const KV_MOUNT = 'secret';

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { assertPortFree, spawnManaged, waitUntil, type ManagedProcess } from './processes';
 import { postgresBinary } from './production-binaries';
+import { codedErrorClass } from '../cli/coded-error';
 
 const run = promisify(execFile);
 
@@ -36,10 +37,7 @@ export interface PostgresServer extends ManagedProcess {
   query(database: string, sql: string): Promise<string>;
 }
 
-export class PostgresSetupError extends Error {
-  override readonly name = 'PostgresSetupError';
-  readonly code = 'POSTGRES_SETUP';
-}
+export class PostgresSetupError extends codedErrorClass('POSTGRES_SETUP') {}
 
 interface RunAs {
   uid: number;

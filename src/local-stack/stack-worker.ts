@@ -10,11 +10,9 @@ import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
 import { superviseProcess, type SupervisorOptions } from './process-supervisor';
 import type { ExtraServiceStarter } from './stack';
 import { startWorkerProcess } from './worker-processes';
+import { codedErrorClass } from '../cli/coded-error';
 
-export class StackWorkerError extends Error {
-  override readonly name = 'StackWorkerError';
-  readonly code = 'STACK_WORKER';
-}
+export class StackWorkerError extends codedErrorClass('STACK_WORKER') {}
 
 interface StoredAppRole {
   roleId: string;

@@ -15,6 +15,7 @@ import {
 } from './processes';
 import { dataDir as localDataRoot, serverBinary, type ServerBinary } from './server-binaries';
 import { startUiFront, UI_CODEC_PATH, type UiFront } from './ui-front';
+import { codedErrorClass } from '../cli/coded-error';
 
 export const DEFAULT_STACK_PORTS = { temporal: 7233, ui: 8233, vault: 8200 } as const;
 
@@ -88,20 +89,11 @@ export interface LocalStack extends LocalStackCore {
   stop(): Promise<void>;
 }
 
-export class MissingServerBinaryError extends Error {
-  override readonly name = 'MissingServerBinaryError';
-  readonly code = 'SERVER_BINARY_MISSING';
-}
+export class MissingServerBinaryError extends codedErrorClass('SERVER_BINARY_MISSING') {}
 
-export class StackOptionsError extends RangeError {
-  override readonly name = 'StackOptionsError';
-  readonly code = 'STACK_OPTIONS';
-}
+export class StackOptionsError extends codedErrorClass('STACK_OPTIONS') {}
 
-export class StackDataDirError extends Error {
-  override readonly name = 'StackDataDirError';
-  readonly code = 'STACK_DATA_DIR';
-}
+export class StackDataDirError extends codedErrorClass('STACK_DATA_DIR') {}
 
 /** Written into every stack data folder: --fresh only ever deletes folders that carry it. */
 export const STACK_MARKER_FILE = '.local-stack';

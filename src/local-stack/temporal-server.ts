@@ -18,6 +18,7 @@ import {
 } from './processes';
 import { productionBinary, productionBinDir, temporalSchemaDir } from './production-binaries';
 import { projectRoot, serverBinary } from './server-binaries';
+import { codedErrorClass } from '../cli/coded-error';
 
 export const DEPLOY_DIR = join(projectRoot, 'deploy');
 /** The files docker-compose.yml mounts: the same ones run here. */
@@ -50,10 +51,7 @@ export interface TemporalPorts {
   services: Record<TemporalService, { grpc: number; membership: number }>;
 }
 
-export class SetupScriptError extends Error {
-  override readonly name = 'SetupScriptError';
-  readonly code = 'SETUP_SCRIPT';
-}
+export class SetupScriptError extends codedErrorClass('SETUP_SCRIPT') {}
 
 /**
  * The `temporal` service's environment in docker-compose.yml, for this host: the compose file's

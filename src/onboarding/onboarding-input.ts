@@ -2,6 +2,7 @@
 // starter's --dry-run validates 100,000 rows without loading the client.
 import { quoteUntrusted } from '../text/quote-untrusted';
 import { PHONE_NUMBER_ID_PATTERN, REGISTER_CHOICES, type RegisterNumberInput } from '../workflows/messages';
+import { CodedError } from '../cli/coded-error';
 
 /** Meta's business-object ids (WABA, business portfolio) are numeric strings like phone-number ids. */
 export const WABA_ID_PATTERN = /^[0-9]{1,32}$/;
@@ -15,11 +16,9 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 // code span (`), nor a URL a renderer would link on its own.
 const MARKUP = /\]\s*\(|[<>`]|:\/\//;
 
-export class OnboardingInputError extends Error {
-  override readonly name = 'OnboardingInputError';
-  readonly code = 'ONBOARDING_INPUT_INVALID';
+export class OnboardingInputError extends CodedError<'ONBOARDING_INPUT_INVALID'> {
   constructor(readonly problems: string[]) {
-    super(`invalid onboarding input: ${problems.join('; ')}`);
+    super('ONBOARDING_INPUT_INVALID', `invalid onboarding input: ${problems.join('; ')}`);
   }
 }
 

@@ -1,5 +1,6 @@
 // What the operator CLI can tell an operator went wrong, each with a stable code the CLI maps to
 // an exit code (and tests match on), never on message text.
+import { CodedError } from '../cli/coded-error';
 
 export type OpsErrorCode =
   /** No onboarding workflow exists for the number in this namespace. */
@@ -11,12 +12,4 @@ export type OpsErrorCode =
   /** The workflow did not answer the status query in time (no worker polling?). */
   | 'NO_ANSWER';
 
-export class OpsError extends Error {
-  override readonly name = 'OpsError';
-  constructor(
-    readonly code: OpsErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class OpsError extends CodedError<OpsErrorCode> {}

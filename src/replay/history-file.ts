@@ -4,11 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { historyFromJson, type History } from './history-json';
+import { codedErrorClass } from '../cli/coded-error';
 
-export class HistoryFileError extends Error {
-  override readonly name = 'HistoryFileError';
-  readonly code = 'HISTORY_FILE_INVALID';
-}
+export class HistoryFileError extends codedErrorClass('HISTORY_FILE_INVALID') {}
 
 export interface HistorySource {
   /** What the operator recognises: the file name, or workflow id and run id. */

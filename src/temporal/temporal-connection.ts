@@ -5,6 +5,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { ConfigError, type Env } from '../config/env-reader';
+import { CodedError } from '../cli/coded-error';
 
 export const LOCAL_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
@@ -39,11 +40,10 @@ export function loadTemporalSettings(env: Env): TemporalSettings {
 }
 
 /** Turns a failure to reach Temporal into one line an operator can act on. */
-export class TemporalUnreachableError extends Error {
-  override readonly name = 'TemporalUnreachableError';
-  readonly code = 'TEMPORAL_UNREACHABLE';
+export class TemporalUnreachableError extends CodedError<'TEMPORAL_UNREACHABLE'> {
   constructor(address: string, cause: unknown) {
     super(
+      'TEMPORAL_UNREACHABLE',
       `cannot reach Temporal at ${address} (${(cause as Error).message?.split('\n')[0] ?? String(cause)}): ` +
         'start the local stack with "npm run stack" or set TEMPORAL_ADDRESS',
       { cause },
