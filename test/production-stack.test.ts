@@ -2,21 +2,27 @@
 // docker-compose.yml run for real, the real Temporal server (frontend, history, matching and worker
 // services as four processes) with the compose file's dynamic config, OpenBao in server mode, the
 // stand-alone Web UI, and two worker processes. One worker is SIGKILLed mid-batch; nothing may be
-// lost or mismatched, and the parked numbers are found through the server's SQL visibility.
+// lost or mismatched, and the parked numbers are found through the server's SQL visibility. The
+// stack's own worker process (`--production --workers`), in a namespace of its own, is SIGKILLed
+// too: its supervisor starts it again, and the new process completes a number.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDrillContext, runDrill, workerLossDrill, type DrillContext } from '../bench/drill-lib';
 import { startGraphSandbox, type GraphSandbox } from '../src/graph-sandbox/server';
 import { freePort } from '../src/local-stack/processes';
 import { productionPins, requireProductionBinaries } from '../src/local-stack/production-binaries';
+import { graphSandboxService, workerAppRoleService } from '../src/local-stack/product-services';
 import { startProductionStack, type ProductionStack } from '../src/local-stack/production-stack';
 import { TEMPORAL_DATABASES } from '../src/local-stack/temporal-server';
 import { ONBOARDING_TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../src/workflows/messages';
 
 const NAMESPACE = 'prod-smoke';
+/** The stack's own worker polls here, apart from the drill's workers and their sandbox. */
+const STACK_NAMESPACE = 'prod-smoke-stack';
 const SANDBOX_TOKEN = 'prod-smoke-graph-token';
 const SIZE = 50;
 const PARKED = 5;
@@ -26,6 +32,7 @@ describe('production shape: the real Temporal server on PostgreSQL', () => {
   let sandbox: GraphSandbox;
   let stack: ProductionStack;
   let ctx: DrillContext;
+  const supervisorLines: string[] = [];
 
   beforeAll(async () => {
     requireProductionBinaries();
@@ -38,8 +45,13 @@ describe('production shape: the real Temporal server on PostgreSQL', () => {
       temporalPort: await freePort(),
       uiPort: await freePort(),
       vaultPort: await freePort(),
-      namespace: NAMESPACE,
+      namespace: STACK_NAMESPACE,
+      extraNamespaces: [NAMESPACE],
       layout: 'split',
+      extraServices: [workerAppRoleService(), graphSandboxService({ port: await freePort() })],
+      workers: 1,
+      report: (line) => supervisorLines.push(line),
+      workerSupervisor: { backoffMs: [500], graceMs: 200 },
     });
     ctx = await openDrillContext(
       {
@@ -62,8 +74,8 @@ describe('production shape: the real Temporal server on PostgreSQL', () => {
     await sandbox?.close();
     if (dir && !process.env.KEEP_TEST_LOGS) rmSync(dir, { recursive: true, force: true });
     // Everything this file started is gone.
-    for (const p of stack?.processes ?? []) {
-      expect(() => process.kill(p.pid, 0), `${p.name} pid ${p.pid}`).toThrow();
+    for (const p of [...(stack?.processes ?? []), ...(stack?.workers ?? [])]) {
+      expect(() => process.kill(p.pid ?? 0, 0), `${p.name} pid ${p.pid}`).toThrow();
     }
   }, 120_000);
 
@@ -139,4 +151,38 @@ describe('production shape: the real Temporal server on PostgreSQL', () => {
       parked.map(workflowIdFor).sort(),
     );
   }, 200_000);
+
+  it('keeps the stack`s worker process running: SIGKILLed, it is started again and does the work', async () => {
+    const [worker] = stack.workers;
+    const killed = worker?.pid;
+    expect(worker?.name).toBe('worker-1');
+    expect(killed).toBeGreaterThan(0);
+    process.kill(killed ?? 0, 'SIGKILL');
+    await expect
+      .poll(() => supervisorLines.some((l) => l.includes('running again')), { timeout: 90_000 })
+      .toBe(true);
+    expect(supervisorLines[0]).toMatch(
+      new RegExp(`^stack: worker-1 \\(pid ${killed}\\) was killed by SIGKILL`),
+    );
+    const restarted = worker?.pid;
+    expect(restarted).not.toBe(killed);
+    expect(() => process.kill(restarted ?? 0, 0)).not.toThrow();
+
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const handle = await new Client({ connection, namespace: STACK_NAMESPACE }).workflow.start(
+        WORKFLOW_TYPE,
+        {
+          taskQueue: ONBOARDING_TASK_QUEUE,
+          workflowId: 'after-worker-restart',
+          args: [{ phoneNumberId: '15550003333' }],
+        },
+      );
+      await expect
+        .poll(async () => (await handle.describe()).status.name, { timeout: 60_000 })
+        .toBe('COMPLETED');
+    } finally {
+      await connection.close();
+    }
+  }, 180_000);
 });

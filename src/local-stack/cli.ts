@@ -82,6 +82,7 @@ Options (each also settable by the environment variable shown; a flag wins):
                           (frontend, history, matching, worker processes; built on first use),
                           its own Web UI, OpenBao with Raft; data in ${defaultProductionDataDir}
   --workers <n>           with --production: worker processes (default 1; 0 with --no-worker)
+                          (logs/worker-<i>.log), each restarted as the worker above
   -h, --help              this text
 
 Exit codes: 0 after a clean stop, 2 for a busy port, a missing server binary or a bad option,
@@ -215,6 +216,7 @@ async function main(io: CliIo): Promise<number> {
           // As in the compose file: the UI calls the codec server directly, with credentials.
           uiCodecEndpoint: `http://127.0.0.1:${settings.codecPort}`,
           workers: settings.workers,
+          report: (line) => console.error(line),
         })
       : await startLocalStack({
           ...options,

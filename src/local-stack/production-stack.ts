@@ -31,9 +31,9 @@ import {
   type TemporalServer,
 } from './temporal-server';
 import { startTemporalUi } from './temporal-ui';
-import { startWorkerProcess } from './worker-processes';
+import type { SupervisorOptions } from './process-supervisor';
 import { WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
-import { stackWorkerEnv } from './stack-worker';
+import { stackWorkerEnv, supervisedWorker } from './stack-worker';
 
 export const defaultProductionDataDir = join(localDataRoot, 'production-stack');
 
@@ -54,15 +54,23 @@ export interface ProductionStackOptions {
   ui?: boolean;
   uiCodecEndpoint?: string;
   extraServices?: readonly ExtraServiceStarter[];
-  /** Worker processes (src/worker.ts --local) started last, with the services' variables. */
+  /**
+   * Worker processes (src/worker.ts --local) started last, with the services' variables, each
+   * restarted by a supervisor when it ends without being asked (as the dev stack's worker).
+   */
   workers?: number;
+  /** Where the worker supervisors' lines go (the stack CLI: stderr); nowhere by default. */
+  report?: (line: string) => void;
+  /** Supervisor tuning (the tests' short pauses). */
+  workerSupervisor?: Pick<SupervisorOptions, 'backoffMs' | 'healthyAfterMs' | 'maxRestarts' | 'graceMs'>;
 }
 
 export interface ProductionStack extends LocalStack {
   readonly postgres: PostgresServer;
   readonly temporal: TemporalServer;
   readonly bao: PersistentOpenBaoServer;
-  readonly workers: readonly ManagedProcess[];
+  /** The supervised worker processes (also among `services`, last). */
+  readonly workers: readonly ExtraService[];
   /** The variables a worker process of this stack runs with. */
   readonly workerEnv: NodeJS.ProcessEnv;
   /** Stops (or SIGKILLs) every Temporal service process, waits `downMs`, starts them again. */
@@ -109,7 +117,7 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
   let bao: PersistentOpenBaoServer | undefined;
   let ui: ManagedProcess | undefined;
   const services: ExtraService[] = [];
-  const workers: ManagedProcess[] = [];
+  const workers: ExtraService[] = [];
 
   let portsReused = true;
   const startTemporal = async () => {
@@ -140,7 +148,6 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
     const failures: string[] = [];
     const attempt = async (name: string, fn: () => Promise<void>) =>
       fn().catch((err: Error) => failures.push(`${name}: ${err.message}`));
-    await Promise.all(workers.map((w) => attempt(w.name, () => w.stop())));
     for (const service of [...services].reverse()) await attempt(service.name, () => service.stop());
     if (ui) await attempt('temporal-ui', () => (ui as ManagedProcess).stop());
     if (temporal) await attempt('temporal', () => (temporal as TemporalServer).stop());
@@ -196,16 +203,22 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
     for (const startService of opts.extraServices ?? []) services.push(await startService(core));
 
     const workerEnv = (opts.workers ?? 0) > 0 ? workerVariables(core, services) : {};
+    const graphBaseUrl = String(workerEnv.GRAPH_BASE_URL ?? '');
     const started = await Promise.allSettled(
       Array.from({ length: opts.workers ?? 0 }, (_, i) =>
-        startWorkerProcess({
+        supervisedWorker({
           name: `worker-${i + 1}`,
           env: workerEnv,
-          args: ['--local'],
           logFile: join(logDir, `worker-${i + 1}.log`),
+          graphBaseUrl,
+          report: opts.report,
+          restartByHand: 'run npm run stack -- --production again',
+          supervisor: opts.workerSupervisor,
         }).then((w) => (workers.push(w), w)),
       ),
     );
+    // Stopped with the other services (last started, first stopped), whatever happens next.
+    services.push(...workers);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
@@ -229,7 +242,6 @@ export async function startProductionStack(opts: ProductionStackOptions = {}): P
           ...(temporal as TemporalServer).processes,
           bao as PersistentOpenBaoServer,
           ...(ui ? [ui] : []),
-          ...workers,
         ];
       },
       workers,

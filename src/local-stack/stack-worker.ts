@@ -8,7 +8,7 @@ import type { Env } from '../config/env-reader';
 import { loadWorkerConfig, WORKER_APPROLE_FILE_NAME } from '../worker/worker-config';
 import { GRAPH_TASK_QUEUE, ONBOARDING_TASK_QUEUE } from '../workflows/messages';
 import { superviseProcess, type SupervisorOptions } from './process-supervisor';
-import type { ExtraServiceStarter } from './stack';
+import type { ExtraService, ExtraServiceStarter } from './stack';
 import { startWorkerProcess } from './worker-processes';
 import { codedErrorClass } from '../cli/coded-error';
 
@@ -83,27 +83,57 @@ export function stackWorkerService(opts: {
     // Checked here first: a bad variable stops the stack with its one line (exit 2), not with
     // a worker that exits before it is ready.
     loadWorkerConfig(env, { local: true });
-    const logFile = join(stack.logDir, 'worker.log');
-    const worker = await superviseProcess({
-      name: 'the worker',
-      logFile,
-      start: () => startWorkerProcess({ name: 'worker', env, args: ['--local'], logFile }),
-      report: opts.report ?? (() => undefined),
+    return supervisedWorker({
+      name: 'worker',
+      env,
+      logFile: join(stack.logDir, 'worker.log'),
+      graphBaseUrl: opts.graphBaseUrl,
+      metricsBindAddress: opts.metricsBindAddress,
+      report: opts.report,
       restartByHand:
         'run npm run stack again (or npm run worker -- --local beside npm run stack -- --no-worker)',
-      ...opts.supervisor,
+      supervisor: opts.supervisor,
     });
-    return {
-      name: 'worker',
-      url:
-        `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}` +
-        (opts.metricsBindAddress ? `, metrics at http://${opts.metricsBindAddress}/metrics` : '') +
-        ` (log ${logFile})`,
-      get pid() {
-        return worker.pid;
-      },
-      failed: worker.gaveUp,
-      stop: () => worker.stop(),
-    };
+  };
+}
+
+/**
+ * One worker process of a stack (src/worker.ts --local with `env`), kept running by a supervisor
+ * and shown as one of the stack's services: its line in the stack's table, its pid, and `failed`
+ * once the supervisor gave up. The dev stack's worker and each `--production --workers` process.
+ */
+export async function supervisedWorker(opts: {
+  /** As the stack lists it and the supervisor's lines name it: "worker", "worker-2". */
+  name: string;
+  env: Env;
+  logFile: string;
+  graphBaseUrl: string;
+  metricsBindAddress?: string;
+  report?: (line: string) => void;
+  /** What a person runs to start it again once the supervisor gave up. */
+  restartByHand: string;
+  supervisor?: Pick<SupervisorOptions, 'backoffMs' | 'healthyAfterMs' | 'maxRestarts' | 'graceMs'>;
+}): Promise<ExtraService> {
+  const { name, env, logFile } = opts;
+  const worker = await superviseProcess({
+    // "stack: the worker (pid 12) was killed by SIGKILL"; with several, "stack: worker-2 (pid 12) ...".
+    name: name === 'worker' ? 'the worker' : name,
+    logFile,
+    start: () => startWorkerProcess({ name, env, args: ['--local'], logFile }),
+    report: opts.report ?? (() => undefined),
+    restartByHand: opts.restartByHand,
+    ...opts.supervisor,
+  });
+  return {
+    name,
+    url:
+      `task queues ${ONBOARDING_TASK_QUEUE} and ${GRAPH_TASK_QUEUE}, Graph at ${opts.graphBaseUrl}` +
+      (opts.metricsBindAddress ? `, metrics at http://${opts.metricsBindAddress}/metrics` : '') +
+      ` (log ${logFile})`,
+    get pid() {
+      return worker.pid;
+    },
+    failed: worker.gaveUp,
+    stop: () => worker.stop(),
   };
 }
