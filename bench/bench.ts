@@ -553,7 +553,7 @@ async function startRates(stack: Stack, n: number): Promise<StartRateResult> {
     if (code !== 0) throw new Error(`the starter exited ${code}:\n${output}`);
     return seconds;
   };
-  const sides = [plainOnce, sameOnce, starterOnce] as const;
+  const sides: ReadonlyArray<(r: number) => Promise<number>> = [plainOnce, sameOnce, starterOnce];
   const totals = [0, 0, 0];
   const toPlain: number[] = [];
   const toSame: number[] = [];
@@ -561,7 +561,7 @@ async function startRates(stack: Stack, n: number): Promise<StartRateResult> {
     const seconds = [0, 0, 0];
     for (let k = 0; k < sides.length; k++) {
       const side = (r + k) % sides.length;
-      seconds[side] = await (sides[side] as (r: number) => Promise<number>)(r);
+      seconds[side] = (await sides[side]?.(r)) ?? 0;
     }
     seconds.forEach((t, i) => (totals[i] = (totals[i] ?? 0) + t));
     const [plain = 0, same = 0, starter = 1] = seconds;

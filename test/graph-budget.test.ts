@@ -3,19 +3,9 @@ import { APP_USAGE_KEY } from '../src/graph/business-usage';
 import { budgetedCalls, createGraphBudget, type BudgetBoard } from '../src/graph/graph-budget';
 import { GraphError } from '../src/graph/graph-errors';
 import type { PacerClock } from '../src/graph/graph-rate-pacer';
+import { manualClock as startedClock } from './support/manual-clock';
 
-function manualClock(start = 1_000_000): PacerClock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    sleep: async (ms) => {
-      now += ms;
-    },
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
+const manualClock = (start = 1_000_000) => startedClock(start);
 
 const WINDOW = 60_000;
 

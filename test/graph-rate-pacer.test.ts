@@ -6,20 +6,9 @@ import {
   type PacerClock,
   type PacerShare,
 } from '../src/graph/graph-rate-pacer';
+import { manualClock as startedClock } from './support/manual-clock';
 
-/** A clock that only moves when someone sleeps: the schedule is exact and instant. */
-function manualClock(start = 1_000): PacerClock & { set(t: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    sleep: async (ms) => {
-      now += ms;
-    },
-    set: (t) => {
-      now = t;
-    },
-  };
-}
+const manualClock = (start = 1_000) => startedClock(start);
 
 function maxInAnySecond(times: readonly number[]): number {
   return Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 1_000).length));

@@ -117,9 +117,7 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
     s.boardReadAt = now;
     const reading = (async () => {
       try {
-        const found = (await board.read(key)) ?? 0;
-        // A block this worker learnt from Meta while the read was under way is not undone by it.
-        s.boardBlockedUntil = Math.max(found, s.blockedUntil);
+        s.boardBlockedUntil = (await board.read(key)) ?? 0;
       } catch (err) {
         opts.onBoardError?.(err);
       } finally {
@@ -232,7 +230,6 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
           const until = now + r.regainAccessMs;
           if (until > s.blockedUntil) {
             s.blockedUntil = until;
-            s.boardBlockedUntil = Math.max(s.boardBlockedUntil, until);
             opts.board?.write(r.key, until).catch((err: unknown) => opts.onBoardError?.(err));
           }
         }
@@ -254,10 +251,6 @@ export function createGraphBudget(opts: GraphBudgetOptions = {}): GraphBudget {
   };
 }
 
-/**
- * The same client with Meta's budget kept before every call: the WABA comes from the call's input
- * (`wabaId`), the app's budget applies to all. A call added to the client later is covered too.
- */
 /** Keeps the call times sorted (a reserved slot may lie after a later caller's immediate call). */
 function insertInOrder(times: number[], t: number): void {
   let i = times.length;
@@ -265,6 +258,10 @@ function insertInOrder(times: number[], t: number): void {
   times.splice(i, 0, t);
 }
 
+/**
+ * The same client with Meta's budget kept before every call: the WABA comes from the call's input
+ * (`wabaId`), the app's budget applies to all. A call added to the client later is covered too.
+ */
 export function budgetedCalls<T extends object>(api: T, budget: GraphBudget): T {
   return new Proxy(api, {
     get(target, property, receiver) {

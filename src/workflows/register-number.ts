@@ -130,9 +130,9 @@ export async function registerNumber(input: RegisterNumberInput): Promise<Regist
   // Each proxy offers only the activities its queue serves (src/activities/activity-registry.ts):
   // a Graph activity called through an onboarding-queue profile does not compile.
   type OnboardingQueue = ActivitiesOn<typeof ONBOARDING_TASK_QUEUE>;
+  type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
   const current = patched(ONE_MARKER_PATCH);
   const lean = current || patched(LEAN_PATH_PATCH);
-  type GraphQueue = ActivitiesOn<typeof GRAPH_TASK_QUEUE>;
   // Every call carries its summary for the UI's timeline (ui-descriptions.ts), so the proxies are
   // made per call; they are plain objects, and a summary is not part of what replay compares.
   const stepsWith = (summary: string): StepFunctions => {
